@@ -1,0 +1,57 @@
+"""System checks: a broken ONECLICK configuration is reported at start-up, not at the first sale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from django_oneclick.conf import oneclick_settings
+from django_oneclick.providers import registry
+
+
+def _resolver_errors(setting: str, *, required: bool) -> list[CheckMessage]:
+    path = getattr(oneclick_settings, setting)
+    if not path:
+        if not required:
+            return []
+        return [
+            Error(
+                f"ONECLICK[{setting!r}] is not set.",
+                hint="Name the callable that turns a product reference into an Offer.",
+                id="django_oneclick.E001",
+            )
+        ]
+    try:
+        target = import_string(path)
+    except ImportError as exc:
+        return [Error(f"ONECLICK[{setting!r}] = {path!r} cannot be imported: {exc}", id="django_oneclick.E002")]
+    if not callable(target):
+        return [Error(f"ONECLICK[{setting!r}] = {path!r} is not callable.", id="django_oneclick.E002")]
+    return []
+
+
+@register(Tags.compatibility)
+def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors = _resolver_errors("PRODUCT_RESOLVER", required=True)
+    errors += _resolver_errors("BUYER_RESOLVER", required=False)
+    providers = oneclick_settings.PROVIDERS
+    if not isinstance(providers, dict) or not providers:
+        return [*errors, Error("ONECLICK['PROVIDERS'] must name at least one provider.", id="django_oneclick.E003")]
+    for name in providers:
+        try:
+            provider_cls = registry.provider_class(name)
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), hint="Check the BACKEND path.", id="django_oneclick.E004"))
+            continue
+        errors += registry.get_provider(name).check()
+        if provider_cls.requires_buyer and not oneclick_settings.BUYER_RESOLVER:
+            errors.append(
+                Error(
+                    f"Provider {name!r} ships goods and needs ONECLICK['BUYER_RESOLVER'].",
+                    id="django_oneclick.E006",
+                )
+            )
+    return errors

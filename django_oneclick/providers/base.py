@@ -1,0 +1,302 @@
+"""The provider interface: typed requests and results, the error types, and the base class.
+
+A provider turns a :class:`PurchaseRequest` into a :class:`ProviderResult` or raises one of the
+:class:`ProviderError` subclasses. It never touches the database: the services module owns the
+order and its state, and gets every call recorded through the :class:`ExchangeLog` it passes in.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
+
+from django.core.checks import CheckMessage
+from django.core.checks import Error as CheckError
+
+from django_oneclick.redaction import Redactor
+
+
+class ProviderStatus(enum.StrEnum):
+    """Where the provider says an order stands (values match the order statuses)."""
+
+    PROCESSING = "processing"
+    REQUIRES_ACTION = "requires_action"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of what a provider may raise. ``message`` is for the operator, kept in the order."""
+
+    code: ClassVar[str] = "provider_error"
+    customer_message: ClassVar[str] = "The order could not be placed."
+    #: True when the provider certainly did not act on the request, so trying again is safe.
+    nothing_charged: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        customer_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message or self.customer_message)
+        self.message = message or self.customer_message
+        if code:
+            self.code = code
+        if customer_message:
+            self.customer_message = customer_message
+        self.retry_after = retry_after
+
+
+class PaymentDeclined(ProviderError):
+    code = "declined"
+    customer_message = "The payment was declined. Please use another payment method."
+
+
+class InvalidRequest(ProviderError):
+    code = "invalid_request"
+    customer_message = "The provider refused the order as invalid."
+
+
+class AuthenticationFailed(ProviderError):
+    code = "authentication_failed"
+    customer_message = "The shop could not reach its payment provider. Please try again later."
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or asked us to come back: nothing was done."""
+
+    code = "provider_unavailable"
+    customer_message = "The payment provider is unavailable. Nothing was charged; try again."
+
+
+class OutcomeUnknown(ProviderError):
+    """The request may have been acted upon (e.g. a timeout after sending): never resend it."""
+
+    code = "outcome_unknown"
+    customer_message = "We are confirming your order with the payment provider."
+    nothing_charged = False
+
+
+class OrderNotFound(ProviderError):
+    """On a status fetch: the provider states it has no such order, so none was placed."""
+
+    code = "not_placed"
+    customer_message = "The order was not placed. Nothing was charged."
+
+
+class MethodNotSupported(ProviderError):
+    """This provider does not let customers register a payment method through the API."""
+
+    code = "method_not_supported"
+    customer_message = "This payment method cannot be added here."
+
+
+# --- typed boundary -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """Contact and shipping address, for providers that ship physical goods."""
+
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    address1: str
+    city: str
+    province: str
+    postal_code: str
+    country: str
+    address2: str = ""
+
+
+@dataclass(frozen=True)
+class SavedMethod:
+    """A saved payment method as the provider sees it: its reference and stored extras."""
+
+    reference: str
+    label: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    """One purchase. ``order_id`` is our public order id: it stays the same across retries,
+    so providers send it as their external reference / metadata for reconciliation."""
+
+    order_id: str
+    product_id: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    total: Decimal
+    currency: str
+    method: SavedMethod
+    customer_reference: str
+    customer_email: str = ""
+    customer_ip: str | None = None
+    buyer: Buyer | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    """Ask where an order stands. ``provider_order_id`` is empty when the purchase call's
+    outcome was unknown: the provider then looks the order up by ``order_id``."""
+
+    order_id: str
+    provider_order_id: str
+    method: SavedMethod
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    status: ProviderStatus
+    provider_order_id: str = ""
+    next_action: Mapping[str, Any] | None = None
+    progress: str = ""
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass(frozen=True)
+class MethodDetails:
+    """What a provider accepted when a customer registered a payment method."""
+
+    reference: str
+    label: str
+    brand: str = ""
+    last4: str = ""
+    expires: date | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One call to a provider, already redacted."""
+
+    operation: str
+    request: Any
+    response: Any
+    http_status: int | None
+    duration_ms: int
+    outcome: str
+    error: str = ""
+
+
+class ExchangeLog(Protocol):
+    def record(self, exchange: Exchange) -> None: ...
+
+
+@dataclass
+class ExchangeDraft:
+    """Filled in by the code inside :meth:`Provider.exchange` while a call is under way."""
+
+    request: Any = None
+    response: Any = None
+    http_status: int | None = None
+
+
+# --- the base class -------------------------------------------------------------------------
+
+
+class Provider:
+    """Base of every provider. Subclasses implement :meth:`purchase` and :meth:`fetch_status`.
+
+    ``options`` is the provider's dict from ``ONECLICK["PROVIDERS"]``; subclasses list the keys
+    they cannot work without in ``required_options`` (checked at start-up) and the keys that
+    are secrets in ``secret_options`` (redacted wherever they appear).
+    """
+
+    display_name: ClassVar[str] = "Provider"
+    required_options: ClassVar[tuple[str, ...]] = ()
+    secret_options: ClassVar[tuple[str, ...]] = ()
+    #: Extra keys this provider's payloads use for secrets or card data.
+    sensitive_keys: ClassVar[tuple[str, ...]] = ()
+    #: True for providers that ship goods and need the buyer's address (``BUYER_RESOLVER``).
+    requires_buyer: ClassVar[bool] = False
+
+    def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        self.name = name
+        self.options = dict(options)
+        self.redactor = Redactor(
+            secrets=[str(self.options.get(key) or "") for key in self.secret_options],
+            extra_keys=self.sensitive_keys,
+        )
+
+    # -- what a provider implements
+
+    def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
+        raise NotImplementedError
+
+    def fetch_status(self, request: StatusRequest, log: ExchangeLog) -> ProviderResult:
+        raise NotImplementedError
+
+    def prepare(self, request: PurchaseRequest) -> None:
+        """Raise :class:`InvalidRequest` for a purchase this provider would refuse, before the
+        order is written or anything is sent (documented rules, missing address, ...)."""
+
+    def register_method(self, data: Mapping[str, Any]) -> MethodDetails:
+        """Check what a customer submitted to save a method; providers that allow it override."""
+        raise MethodNotSupported()
+
+    def method_is_usable(self, method: SavedMethod) -> bool:
+        """False when the saved method must be entered again (e.g. an encryption key rotated)."""
+        return True
+
+    def close(self) -> None:
+        """Release pooled connections."""
+
+    # -- shared behaviour
+
+    def check(self) -> list[CheckMessage]:
+        """System-check messages for this provider's configuration."""
+        return [
+            CheckError(
+                f"ONECLICK['PROVIDERS'][{self.name!r}] is missing {key!r}.",
+                hint=f"Set {key} for the {self.display_name} provider (see the README).",
+                id="django_oneclick.E005",
+            )
+            for key in self.required_options
+            if not self.options.get(key)
+        ]
+
+    @contextmanager
+    def exchange(self, log: ExchangeLog, operation: str, request: Any = None) -> Iterator[ExchangeDraft]:
+        """Time and record one call; whatever happens, the redacted exchange is logged."""
+        draft = ExchangeDraft(request=request)
+        started = time.monotonic()
+        outcome, error = "ok", ""
+        try:
+            yield draft
+        except ProviderError as exc:
+            outcome, error = exc.code, exc.message
+            raise
+        except Exception as exc:
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            log.record(
+                Exchange(
+                    operation=operation,
+                    request=self.redactor(draft.request),
+                    response=self.redactor(draft.response),
+                    http_status=draft.http_status,
+                    duration_ms=round((time.monotonic() - started) * 1000),
+                    outcome=outcome,
+                    error=self.redactor.text(error),
+                )
+            )

@@ -1,0 +1,163 @@
+"""Base class for providers spoken to over HTTP with httpx.
+
+It owns the pooled client (one per provider per process), the timeouts, the recording of every
+request and response, and the translation of transport failures into provider errors. A
+provider fills in :meth:`HttpProvider.error_for_response` to map its documented error bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import httpx
+from django.utils import timezone
+
+from django_oneclick.providers.base import (
+    AuthenticationFailed,
+    ExchangeLog,
+    InvalidRequest,
+    OutcomeUnknown,
+    Provider,
+    ProviderError,
+    ProviderUnavailable,
+)
+
+#: Response headers worth keeping in the exchange log.
+_KEPT_RESPONSE_HEADERS = ("location", "retry-after", "content-type", "x-request-id")
+_MAX_LOGGED_TEXT = 4000
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The server's ``Retry-After`` hint in seconds (delta or HTTP date), if any."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class HttpProvider(Provider):
+    """A provider with an HTTP API. Options: ``BASE_URL``, ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``."""
+
+    default_base_url: ClassVar[str] = ""
+    default_connect_timeout: ClassVar[float] = 5.0
+    default_read_timeout: ClassVar[float] = 30.0
+
+    def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        super().__init__(name, options)
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return str(self.options.get("BASE_URL") or self.default_base_url).rstrip("/")
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        connect = float(self.options.get("CONNECT_TIMEOUT", self.default_connect_timeout))
+        read = float(self.options.get("READ_TIMEOUT", self.default_read_timeout))
+        return httpx.Timeout(read, connect=connect)
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- hooks
+
+    def error_for_response(self, response: httpx.Response, body: Any) -> ProviderError | None:
+        """Map a documented error body to a provider error; ``None`` falls back to the status."""
+        return None
+
+    # -- calls
+
+    def request(
+        self,
+        log: ExchangeLog,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        safe_to_retry: bool,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request and record it. ``safe_to_retry`` is False for calls that may charge:
+        a failure after sending them raises :class:`OutcomeUnknown`, never a plain error."""
+        logged_request = {"method": method, "url": url}
+        for key in ("params", "headers", "json", "data"):
+            if kwargs.get(key) is not None:
+                logged_request[key] = dict(kwargs[key]) if key == "headers" else kwargs[key]
+        with self.exchange(log, operation, logged_request) as draft:
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise ProviderUnavailable(f"{self.display_name} could not be reached: {exc!r}") from exc
+            except httpx.TransportError as exc:
+                error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
+                raise error_class(f"No answer from {self.display_name} after sending: {exc!r}") from exc
+            body = self.parse_body(response)
+            draft.http_status = response.status_code
+            draft.response = self.describe_response(response, body)
+            if response.is_error:
+                raise self.error_for_status(response, body, safe_to_retry=safe_to_retry)
+            return response
+
+    @staticmethod
+    def parse_body(response: httpx.Response) -> Any:
+        """The JSON body, or the text when it is not JSON (kept for the log), or None."""
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return response.text[:_MAX_LOGGED_TEXT]
+
+    @staticmethod
+    def describe_response(response: httpx.Response, body: Any) -> dict[str, Any]:
+        headers = {k: response.headers[k] for k in _KEPT_RESPONSE_HEADERS if k in response.headers}
+        return {"headers": headers, "body": body}
+
+    def error_for_status(
+        self, response: httpx.Response, body: Any, *, safe_to_retry: bool
+    ) -> ProviderError:
+        mapped = self.error_for_response(response, body)
+        if mapped is not None:
+            return mapped
+        status = response.status_code
+        detail = f"{self.display_name} answered HTTP {status}: {str(body)[:300]}"
+        if status in (401, 403):
+            return AuthenticationFailed(detail)
+        if status in (429, 503):
+            return ProviderUnavailable(detail, retry_after=retry_after_seconds(response))
+        if status >= 500 and not safe_to_retry:
+            return OutcomeUnknown(detail)
+        if status >= 500:
+            return ProviderUnavailable(detail, retry_after=retry_after_seconds(response))
+        return InvalidRequest(detail)
+
+    def json_body(self, response: httpx.Response, *, safe_to_retry: bool) -> dict[str, Any]:
+        """The response's JSON object; a malformed success body of a call that may have charged
+        leaves the outcome unknown."""
+        body = self.parse_body(response)
+        if isinstance(body, dict):
+            return body
+        error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
+        raise error_class(f"{self.display_name} sent a malformed body: {str(body)[:200]!r}")

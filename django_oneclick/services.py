@@ -1,0 +1,453 @@
+"""The rules of one-click ordering, in one place: placing an order exactly once, the state
+machine, refreshing from the provider, and saving payment methods.
+
+An order is written ``pending`` and committed before the provider is called, and the provider
+is called outside any transaction. Every status change is a compare-and-set on the current
+status, so two processes can never both move an order, and signals fire exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from django_oneclick import signals
+from django_oneclick.conf import oneclick_settings
+from django_oneclick.models import OneClickOrder, OrderStatus, PaymentMethod, ProviderExchange
+from django_oneclick.offers import resolve_buyer, resolve_offer
+from django_oneclick.providers.base import (
+    Exchange,
+    InvalidRequest,
+    MethodDetails,
+    OrderNotFound,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderResult,
+    ProviderStatus,
+    PurchaseRequest,
+    SavedMethod,
+    StatusRequest,
+)
+from django_oneclick.providers.registry import configured_names, get_provider
+
+logger = logging.getLogger("django_oneclick")
+
+S = OrderStatus
+#: The state machine: which status may follow which. Final states have no way out.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.COMPLETED, S.FAILED, S.UNKNOWN}),
+    S.PROCESSING: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.COMPLETED, S.FAILED, S.UNKNOWN}),
+    S.REQUIRES_ACTION: frozenset({S.REQUIRES_ACTION, S.PROCESSING, S.COMPLETED, S.FAILED}),
+    S.UNKNOWN: frozenset({S.UNKNOWN, S.PROCESSING, S.REQUIRES_ACTION, S.COMPLETED, S.FAILED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+}
+UNSETTLED = (S.PROCESSING, S.REQUIRES_ACTION, S.UNKNOWN)
+
+
+# --- errors the surfaces turn into 4xx answers -----------------------------------------------
+
+
+class OrderRequestInvalid(Exception):
+    """Bad input: ``errors`` maps a field name to messages. Nothing was written."""
+
+    def __init__(self, errors: Mapping[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = dict(errors)
+
+
+class IdempotencyConflict(Exception):
+    http_status = 409
+
+    def __init__(self, message: str, order: OneClickOrder) -> None:
+        super().__init__(message)
+        self.order = order
+
+
+class RequestInFlight(IdempotencyConflict):
+    """The first request with this key has not finished yet (409)."""
+
+
+class KeyReusedForAnotherRequest(IdempotencyConflict):
+    """The key was used before with a different body (422)."""
+
+    http_status = 422
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+# --- the state machine ----------------------------------------------------------------------
+
+
+def transition(order: OneClickOrder, new_status: str, **fields: Any) -> bool:
+    """Move ``order`` to ``new_status`` if the state machine allows it and nobody moved it
+    first. Returns False (and reloads the order) when another process won the race."""
+    if new_status not in TRANSITIONS[order.status]:
+        raise InvalidTransition(f"An order cannot go from {order.status} to {new_status}.")
+    previous = order.status
+    fields = {"status": new_status, "updated_at": timezone.now(), **fields}
+    won = OneClickOrder.objects.filter(pk=order.pk, status=previous).update(**fields)
+    if not won:
+        order.refresh_from_db()
+        return False
+    for name, value in fields.items():
+        setattr(order, name, value)
+    if new_status != previous:
+        logger.info("order %s: %s -> %s", order.public_id, previous, new_status)
+        signals.order_status_changed.send(OneClickOrder, order=order, previous_status=previous)
+        if new_status == S.COMPLETED:
+            signals.order_completed.send(OneClickOrder, order=order, previous_status=previous)
+        elif new_status == S.FAILED:
+            signals.order_failed.send(OneClickOrder, order=order, previous_status=previous)
+    return True
+
+
+def _apply_result(order: OneClickOrder, result: ProviderResult) -> None:
+    fields: dict[str, Any] = {"next_action": dict(result.next_action) if result.next_action else None}
+    if result.provider_order_id:
+        fields["provider_order_id"] = result.provider_order_id
+    if result.progress:
+        fields["progress"] = result.progress
+    if result.status == ProviderStatus.FAILED:
+        fields["error_code"] = result.error_code or "failed"
+        fields["error_message"] = result.error_message
+    transition(order, str(result.status), **fields)
+
+
+def _apply_error(order: OneClickOrder, error: ProviderError) -> None:
+    status = S.FAILED if error.nothing_charged else S.UNKNOWN
+    transition(order, status, error_code=error.code, error_message=error.message)
+
+
+# --- recording exchanges --------------------------------------------------------------------
+
+
+class OrderExchangeLog:
+    """Writes each provider exchange of one order as it happens (autocommit)."""
+
+    def __init__(self, order: OneClickOrder | None, provider: str) -> None:
+        self.order = order
+        self.provider = provider
+
+    def record(self, exchange: Exchange) -> None:
+        ProviderExchange.objects.create(order=self.order, provider=self.provider, **asdict(exchange))
+        logger.info(
+            "%s.%s -> %s (%s, %d ms)",
+            self.provider,
+            exchange.operation,
+            exchange.outcome,
+            exchange.http_status,
+            exchange.duration_ms,
+        )
+
+
+# --- placing an order -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: OneClickOrder
+    created: bool
+
+
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """What identifies a request for the Idempotency-Key rules: its canonical JSON."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(user: Any, idempotency_key: str, request_fingerprint: str) -> OneClickOrder | None:
+    order = OneClickOrder.objects.filter(owner=user, idempotency_key=idempotency_key).first()
+    if order is None:
+        return None
+    if order.request_fingerprint != request_fingerprint:
+        raise KeyReusedForAnotherRequest(
+            "This Idempotency-Key was already used for a different request.", order
+        )
+    if order.status == S.PENDING:
+        if not _is_stale(order):
+            raise RequestInFlight("A request with this Idempotency-Key is still being processed.", order)
+        transition(order, S.UNKNOWN, error_code="interrupted", error_message="The request was interrupted.")
+    return order
+
+
+def _is_stale(order: OneClickOrder) -> bool:
+    return order.created_at < timezone.now() - oneclick_settings.STALE_PENDING_AFTER
+
+
+def _choose_method(user: Any, payment_method_id: int | None) -> PaymentMethod:
+    methods = PaymentMethod.objects.filter(owner=user)
+    if payment_method_id is not None:
+        method = methods.filter(pk=payment_method_id).first()
+        if method is None:
+            raise OrderRequestInvalid({"payment_method": ["No such saved payment method."]})
+    else:
+        method = methods.filter(is_default=True).first()
+        if method is None:
+            raise OrderRequestInvalid(
+                {"payment_method": ["You have no default payment method. Add one or choose one."]}
+            )
+    if method.provider not in configured_names():
+        raise OrderRequestInvalid({"payment_method": ["This payment method is not available."]})
+    if method.needs_reentry or (method.expires and method.expires < timezone.localdate()):
+        raise OrderRequestInvalid(
+            {"payment_method": ["This payment method must be entered again before it can be used."]}
+        )
+    return method
+
+
+def saved_method(method: PaymentMethod) -> SavedMethod:
+    return SavedMethod(reference=method.reference, label=method.label, data=method.data)
+
+
+def place_order(
+    *,
+    user: Any,
+    product: str,
+    quantity: int,
+    idempotency_key: str,
+    payment_method_id: int | None = None,
+    customer_ip: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> PlacedOrder:
+    """Place a one-click order exactly once per (user, idempotency key).
+
+    Raises :class:`OrderRequestInvalid` for bad input (nothing written) and
+    :class:`IdempotencyConflict` for a key in flight or reused with another body.
+    """
+    options = dict(options or {})
+    body = {"product": product, "quantity": quantity, "payment_method": payment_method_id}
+    if options:
+        body["options"] = options
+    request_fingerprint = fingerprint(body)
+    existing = _replay(user, idempotency_key, request_fingerprint)
+    if existing is not None:
+        return PlacedOrder(existing, created=False)
+
+    if not 1 <= quantity <= oneclick_settings.MAX_QUANTITY:
+        raise OrderRequestInvalid(
+            {"quantity": [f"Choose a quantity from 1 to {oneclick_settings.MAX_QUANTITY}."]}
+        )
+    offer = resolve_offer(product)
+    if offer is None:
+        raise OrderRequestInvalid({"product": ["This product is not available."]})
+    method = _choose_method(user, payment_method_id)
+    provider = get_provider(method.provider)
+    buyer = resolve_buyer(user)
+    if provider.requires_buyer and buyer is None:
+        raise OrderRequestInvalid(
+            {"non_field_errors": ["Add a shipping address to your account before buying."]}
+        )
+    order = OneClickOrder(
+        owner=user,
+        payment_method=method,
+        payment_label=method.label,
+        provider=method.provider,
+        product_reference=offer.reference,
+        product_title=offer.title,
+        provider_product_id=offer.product_id_for(method.provider),
+        quantity=quantity,
+        unit_price=offer.unit_price,
+        total=offer.unit_price * quantity,
+        currency=offer.currency,
+        customer_ip=customer_ip,
+        options=options,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+    )
+    purchase = _purchase_request(order, method, buyer)
+    try:
+        provider.prepare(purchase)
+    except InvalidRequest as exc:
+        raise OrderRequestInvalid({"non_field_errors": [exc.customer_message]}) from exc
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:
+        existing = _replay(user, idempotency_key, request_fingerprint)
+        if existing is None:
+            raise
+        return PlacedOrder(existing, created=False)
+
+    _call_provider(order, purchase)
+    return PlacedOrder(order, created=True)
+
+
+def _purchase_request(order: OneClickOrder, method: PaymentMethod, buyer: Any) -> PurchaseRequest:
+    return PurchaseRequest(
+        order_id=str(order.public_id),
+        product_id=order.provider_product_id,
+        title=order.product_title,
+        quantity=order.quantity,
+        unit_price=order.unit_price,
+        total=order.total,
+        currency=order.currency,
+        method=saved_method(method),
+        customer_reference=str(order.owner.pk),
+        customer_email=getattr(order.owner, "email", "") or "",
+        customer_ip=order.customer_ip,
+        buyer=buyer,
+        options=order.options,
+    )
+
+
+def _call_provider(order: OneClickOrder, purchase: PurchaseRequest) -> None:
+    provider = get_provider(order.provider)
+    log = OrderExchangeLog(order, order.provider)
+    try:
+        result = provider.purchase(purchase, log)
+    except ProviderError as exc:
+        _apply_error(order, exc)
+        return
+    except Exception as exc:
+        # A bug or an unforeseen failure after we may have sent the order: never guess.
+        logger.exception("order %s: provider %s raised", order.public_id, order.provider)
+        _apply_error(order, OutcomeUnknown(f"Unexpected error: {type(exc).__name__}"))
+        return
+    _apply_result(order, result)
+
+
+# --- refreshing unsettled orders --------------------------------------------------------------
+
+
+def refresh_order(order: OneClickOrder, *, min_interval: timedelta | None = None) -> OneClickOrder:
+    """Ask the provider where an unsettled order stands and apply the answer.
+
+    A stale ``pending`` order (its request was interrupted) becomes ``unknown`` first; an order
+    whose purchase outcome is unknown is looked up by our order id, never sent again. With
+    ``min_interval``, skip when someone asked less than that long ago.
+    """
+    if order.status == S.PENDING and _is_stale(order):
+        transition(order, S.UNKNOWN, error_code="interrupted", error_message="The request was interrupted.")
+    if order.status not in UNSETTLED:
+        return order
+    now = timezone.now()
+    claim = OneClickOrder.objects.filter(pk=order.pk, status=order.status)
+    if min_interval is not None:
+        claim = claim.filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=now - min_interval))
+    if not claim.update(last_checked_at=now):
+        return order
+    order.last_checked_at = now
+    if order.payment_method is None and not order.provider_order_id:
+        return order
+    request = StatusRequest(
+        order_id=str(order.public_id),
+        provider_order_id=order.provider_order_id,
+        method=saved_method(order.payment_method) if order.payment_method else SavedMethod(reference=""),
+        created_at=order.created_at,
+    )
+    log = OrderExchangeLog(order, order.provider)
+    try:
+        result = get_provider(order.provider).fetch_status(request, log)
+    except OrderNotFound as exc:
+        if order.status == S.UNKNOWN:
+            transition(order, S.FAILED, error_code=exc.code, error_message=exc.message)
+        return order
+    except ProviderError as exc:
+        OneClickOrder.objects.filter(pk=order.pk).update(refresh_attempts=order.refresh_attempts + 1)
+        order.refresh_attempts += 1
+        logger.warning("order %s: status fetch failed: %s", order.public_id, exc.message)
+        return order
+    if result.status == order.status and not result.progress and not result.provider_order_id:
+        return order
+    _apply_result(order, result)
+    return order
+
+
+def unsettled_orders():
+    """Orders a refresh should look at: unsettled ones and interrupted pending ones."""
+    stale = timezone.now() - oneclick_settings.STALE_PENDING_AFTER
+    return OneClickOrder.objects.filter(
+        Q(status__in=UNSETTLED) | Q(status=S.PENDING, created_at__lt=stale)
+    ).select_related("payment_method", "owner")
+
+
+def retry_order(order: OneClickOrder) -> PlacedOrder:
+    """Place a failed order again as a new order. The key is derived from the failed order,
+    so retrying the same order twice gives the same new order, never two."""
+    if order.status != S.FAILED:
+        raise InvalidTransition("Only a failed order can be retried.")
+    return place_order(
+        user=order.owner,
+        product=order.product_reference,
+        quantity=order.quantity,
+        idempotency_key=f"retry-of-{order.public_id}",
+        payment_method_id=order.payment_method_id,
+        customer_ip=order.customer_ip,
+        options=order.options,
+    )
+
+
+# --- saved payment methods ------------------------------------------------------------------
+
+
+def save_payment_method(
+    user: Any, provider: str, details: MethodDetails, *, make_default: bool | None = None
+) -> PaymentMethod:
+    """Save a method the provider accepted. The first method of a user becomes the default."""
+    with transaction.atomic():
+        _lock_methods_of(user.pk)
+        has_default = PaymentMethod.objects.filter(owner=user, is_default=True).exists()
+        make_default = (not has_default) if make_default is None else make_default
+        if make_default:
+            PaymentMethod.objects.filter(owner=user, is_default=True).update(is_default=False)
+        return PaymentMethod.objects.create(
+            owner=user,
+            provider=provider,
+            reference=details.reference,
+            label=details.label,
+            brand=details.brand,
+            last4=details.last4,
+            expires=details.expires,
+            data=dict(details.data),
+            is_default=make_default,
+        )
+
+
+def register_payment_method(user: Any, provider: str, data: Mapping[str, Any]) -> PaymentMethod:
+    """A customer adds a method through a provider that allows it (sandbox, Firmly's card form)."""
+    if provider not in configured_names():
+        raise OrderRequestInvalid({"provider": ["This provider is not available."]})
+    try:
+        details = get_provider(provider).register_method(data)
+    except ProviderError as exc:
+        raise OrderRequestInvalid({"non_field_errors": [exc.customer_message]}) from exc
+    return save_payment_method(user, provider, details)
+
+
+def _lock_methods_of(owner_id: Any) -> None:
+    """Serialise changes to one customer's default method (a no-op on SQLite)."""
+    list(PaymentMethod.objects.select_for_update().filter(owner=owner_id).values_list("pk", flat=True))
+
+
+def set_default_method(method: PaymentMethod) -> None:
+    with transaction.atomic():
+        _lock_methods_of(method.owner_id)
+        PaymentMethod.objects.filter(owner=method.owner_id, is_default=True).exclude(pk=method.pk).update(
+            is_default=False
+        )
+        PaymentMethod.objects.filter(pk=method.pk).update(is_default=True)
+    method.is_default = True
+
+
+def remove_method(method: PaymentMethod) -> None:
+    """Delete a method; when it was the default, the newest remaining one takes its place."""
+    with transaction.atomic():
+        owner_id, was_default = method.owner_id, method.is_default
+        _lock_methods_of(owner_id)
+        method.delete()
+        if was_default:
+            newest = PaymentMethod.objects.filter(owner=owner_id).order_by("-created_at", "-pk").first()
+            if newest:
+                PaymentMethod.objects.filter(pk=newest.pk).update(is_default=True)

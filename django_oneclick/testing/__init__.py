@@ -1,0 +1,7 @@
+"""Fake provider servers on 127.0.0.1, shipped so shops can test their integration offline.
+
+``FAKES`` maps a provider name to its fake's dotted path; ``manage.py demo`` starts each one and
+points the provider at it.
+"""
+
+FAKES: dict[str, str] = {}

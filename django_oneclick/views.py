@@ -1,0 +1,76 @@
+"""The HTML side: the no-JavaScript purchase form, the order page, the sandbox's action page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from django_oneclick import services
+from django_oneclick.client_ip import client_ip
+from django_oneclick.conf import oneclick_settings
+from django_oneclick.models import OneClickOrder
+from django_oneclick.providers import sandbox
+
+
+def _back(request: HttpRequest) -> HttpResponseRedirect:
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or "/"
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "/"
+    return redirect(target)
+
+
+@require_POST
+@login_required
+def buy(request: HttpRequest) -> HttpResponse:
+    """The Buy-now button without JavaScript: same fields as the API, the key in a hidden field."""
+    key = request.POST.get("idempotency_key", "").strip()
+    try:
+        quantity = int(request.POST.get("quantity") or 1)
+        method_id = int(request.POST["payment_method"]) if request.POST.get("payment_method") else None
+    except ValueError:
+        messages.error(request, "Quantity and payment method must be numbers.")
+        return _back(request)
+    if not key or len(key) > 255:
+        messages.error(request, "This form has expired; please press Buy now again.")
+        return _back(request)
+    try:
+        placed = services.place_order(
+            user=request.user,
+            product=request.POST.get("product", "")[:200],
+            quantity=quantity,
+            payment_method_id=method_id,
+            idempotency_key=key,
+            customer_ip=client_ip(request),
+        )
+    except services.OrderRequestInvalid as exc:
+        for field_messages in exc.errors.values():
+            for message in field_messages:
+                messages.error(request, message)
+        return _back(request)
+    except services.IdempotencyConflict as exc:
+        return redirect("django_oneclick:order", public_id=exc.order.public_id)
+    return redirect("django_oneclick:order", public_id=placed.order.public_id)
+
+
+@login_required
+def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    order = get_object_or_404(OneClickOrder, public_id=public_id, owner=request.user)
+    services.refresh_order(order, min_interval=oneclick_settings.STATUS_REFRESH_INTERVAL)
+    return render(request, "django_oneclick/order_detail.html", {"order": order})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sandbox_action(request: HttpRequest, order_id: str) -> HttpResponse:
+    """Stands in for the page a real provider sends the customer to (3-D Secure and the like)."""
+    order = get_object_or_404(OneClickOrder, public_id=order_id, owner=request.user, provider="sandbox")
+    if request.method == "POST":
+        sandbox.resolve_action(str(order.public_id), confirmed=request.POST.get("decision") == "confirm")
+        services.refresh_order(order)
+        return redirect(reverse("django_oneclick:order", kwargs={"public_id": order.public_id}))
+    return render(request, "django_oneclick/sandbox_action.html", {"order": order})
