@@ -1,0 +1,101 @@
+"""Settings of the example shop, read from the environment with django-environ.
+
+With no environment at all it runs on SQLite with the sandbox provider. Each real provider is
+configured by variables named ``ONECLICK_<PROVIDER>_<OPTION>``, e.g. ``ONECLICK_BILLERIX_SECRET_KEY``
+becomes ``ONECLICK["PROVIDERS"]["billerix"]["SECRET_KEY"]``.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="example-shop-not-for-production")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "shop",  # first, so its templates override the app's base template
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_oneclick",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "example_shop.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = "example_shop.wsgi.application"
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "/static/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+PROVIDER_BACKENDS = {
+    "sandbox": "django_oneclick.providers.sandbox.SandboxProvider",
+    "digitalriver": "django_oneclick.providers.digitalriver.DigitalRiverProvider",
+    "billerix": "django_oneclick.providers.billerix.BillerixProvider",
+    "twocheckout": "django_oneclick.providers.twocheckout.TwoCheckoutProvider",
+    "rye": "django_oneclick.providers.rye.RyeProvider",
+    "firmly": "django_oneclick.providers.firmly.FirmlyProvider",
+}
+
+
+def providers_from_environment() -> dict:
+    """The sandbox, plus every provider that has at least one ONECLICK_<NAME>_* variable."""
+    providers = {"sandbox": {"BACKEND": PROVIDER_BACKENDS["sandbox"]}}
+    for name, backend in PROVIDER_BACKENDS.items():
+        prefix = f"ONECLICK_{name.upper()}_"
+        options = {key[len(prefix):]: env.str(key) for key in os.environ if key.startswith(prefix)}
+        if options:
+            providers[name] = {"BACKEND": backend, **providers.get(name, {}), **options}
+    return providers
+
+
+ONECLICK = {
+    "PRODUCT_RESOLVER": "shop.offers.offer_for",
+    "BUYER_RESOLVER": "shop.offers.buyer_for",
+    "PROVIDERS": providers_from_environment(),
+    "ADD_PAYMENT_METHOD_URL": "/payment-methods/",
+    "TRUSTED_PROXY_COUNT": env.int("TRUSTED_PROXY_COUNT", default=0),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_oneclick": {"handlers": ["console"], "level": env.str("ONECLICK_LOG_LEVEL", default="INFO")}},
+}

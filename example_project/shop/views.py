@@ -1,0 +1,52 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+
+from django_oneclick import services
+from django_oneclick.models import OneClickOrder, PaymentMethod
+from django_oneclick.providers.sandbox import BEHAVIOURS
+from shop.models import Product
+
+
+def product_list(request):
+    return render(request, "shop/product_list.html", {"products": Product.objects.all()})
+
+
+def product_detail(request, slug):
+    product = get_object_or_404(Product, slug=slug)
+    methods = PaymentMethod.objects.filter(owner=request.user) if request.user.is_authenticated else []
+    return render(request, "shop/product_detail.html", {"product": product, "methods": methods})
+
+
+@login_required
+def my_orders(request):
+    orders = OneClickOrder.objects.filter(owner=request.user)[:50]
+    return render(request, "shop/my_orders.html", {"orders": orders})
+
+
+@login_required
+def payment_methods(request):
+    """List, add (sandbox test references), make default and remove saved methods."""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        method = PaymentMethod.objects.filter(owner=request.user, pk=request.POST.get("method") or 0).first()
+        if action == "add":
+            try:
+                services.register_payment_method(
+                    request.user, "sandbox", {"reference": request.POST.get("reference", "")}
+                )
+                messages.success(request, "Payment method saved.")
+            except services.OrderRequestInvalid as exc:
+                for problems in exc.errors.values():
+                    for problem in problems:
+                        messages.error(request, problem)
+        elif action == "default" and method:
+            services.set_default_method(method)
+        elif action == "remove" and method:
+            services.remove_method(method)
+        return redirect("payment-methods")
+    return render(
+        request,
+        "shop/payment_methods.html",
+        {"methods": PaymentMethod.objects.filter(owner=request.user), "behaviours": BEHAVIOURS},
+    )
