@@ -346,6 +346,8 @@ def refresh_order(order: OneClickOrder, *, min_interval: timedelta | None = None
         provider_order_id=order.provider_order_id,
         method=saved_method(order.payment_method) if order.payment_method else SavedMethod(reference=""),
         created_at=order.created_at,
+        product_id=order.provider_product_id,
+        customer_ip=order.customer_ip,
     )
     log = OrderExchangeLog(order, order.provider)
     try:
@@ -378,7 +380,7 @@ def retry_order(order: OneClickOrder) -> PlacedOrder:
     so retrying the same order twice gives the same new order, never two."""
     if order.status != S.FAILED:
         raise InvalidTransition("Only a failed order can be retried.")
-    return place_order(
+    placed = place_order(
         user=order.owner,
         product=order.product_reference,
         quantity=order.quantity,
@@ -387,6 +389,10 @@ def retry_order(order: OneClickOrder) -> PlacedOrder:
         customer_ip=order.customer_ip,
         options=order.options,
     )
+    if placed.created:
+        OneClickOrder.objects.filter(pk=placed.order.pk).update(retry_of=order)
+        placed.order.retry_of = order
+    return placed
 
 
 # --- saved payment methods ------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""System checks turn a broken ONECLICK configuration into clear start-up errors."""
+
+import pytest
+from django.core.checks import run_checks
+
+SANDBOX = {"BACKEND": "django_oneclick.providers.sandbox.SandboxProvider"}
+
+
+def oneclick_errors():
+    return {m.id: m.msg for m in run_checks() if m.id and m.id.startswith("django_oneclick.")}
+
+
+def test_the_test_configuration_is_clean():
+    assert oneclick_errors() == {}
+
+
+def test_missing_product_resolver(settings):
+    settings.ONECLICK = {"PROVIDERS": {"sandbox": SANDBOX}}
+    assert "PRODUCT_RESOLVER" in oneclick_errors()["django_oneclick.E001"]
+
+
+@pytest.mark.parametrize("path", ["tests.shop.offers.nothing_here", "no.such.module.resolve", "tests.shop.offers.CATALOGUE"])
+def test_bad_resolver_path(settings, path):
+    settings.ONECLICK = {"PRODUCT_RESOLVER": path, "PROVIDERS": {"sandbox": SANDBOX}}
+    assert path in oneclick_errors()["django_oneclick.E002"]
+
+
+def test_unknown_provider_backend(settings):
+    settings.ONECLICK = {
+        "PRODUCT_RESOLVER": "tests.shop.offers.resolve",
+        "PROVIDERS": {"acme": {"BACKEND": "django_oneclick.providers.acme.AcmeProvider"}},
+    }
+    assert "acme" in oneclick_errors()["django_oneclick.E004"]
+
+
+def test_backend_that_is_not_a_provider(settings):
+    settings.ONECLICK = {
+        "PRODUCT_RESOLVER": "tests.shop.offers.resolve",
+        "PROVIDERS": {"odd": {"BACKEND": "tests.shop.offers.resolve"}},
+    }
+    assert "not a Provider" in oneclick_errors()["django_oneclick.E004"]
+
+
+def test_no_providers(settings):
+    settings.ONECLICK = {"PRODUCT_RESOLVER": "tests.shop.offers.resolve", "PROVIDERS": {}}
+    assert "django_oneclick.E003" in oneclick_errors()
+
+
+def test_missing_credential_is_named(settings):
+    from django_oneclick.providers.sandbox import SandboxProvider
+
+    class NeedsKey(SandboxProvider):
+        required_options = ("API_KEY",)
+
+    import tests.shop.offers as module
+
+    module.NeedsKey = NeedsKey
+    try:
+        settings.ONECLICK = {
+            "PRODUCT_RESOLVER": "tests.shop.offers.resolve",
+            "PROVIDERS": {"keyed": {"BACKEND": "tests.shop.offers.NeedsKey"}},
+        }
+        assert "'API_KEY'" in oneclick_errors()["django_oneclick.E005"]
+    finally:
+        del module.NeedsKey
