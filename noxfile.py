@@ -25,7 +25,7 @@ def _needs_postgres(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "django_oneclick", "tests", "example_project", "noxfile.py")
+    session.run("ruff", "check", "django_oneclick", "tests", "example_project", "benchmarks", "noxfile.py")
 
 
 @nox.session(python="3.11")

@@ -23,7 +23,18 @@ class PaymentMethodAdmin(admin.ModelAdmin):
     list_filter = ["provider", "is_default", "needs_reentry"]
     search_fields = ["owner__username", "owner__email", "label", "last4"]
     list_select_related = ["owner"]
-    fields = ["owner", "provider", "label", "brand", "last4", "masked_reference", "is_default", "needs_reentry", "expires", "created_at"]
+    fields = [
+        "owner",
+        "provider",
+        "label",
+        "brand",
+        "last4",
+        "masked_reference",
+        "is_default",
+        "needs_reentry",
+        "expires",
+        "created_at",
+    ]
     readonly_fields = ["owner", "provider", "brand", "last4", "masked_reference", "expires", "created_at"]
 
     @admin.display(description="Provider reference")
@@ -48,7 +59,16 @@ class ProviderExchangeInline(admin.TabularInline):
 
 @admin.register(OneClickOrder)
 class OneClickOrderAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "created_at", "owner", "product_title", "total_display", "provider", "status_badge", "provider_order_id"]
+    list_display = [
+        "public_id",
+        "created_at",
+        "owner",
+        "product_title",
+        "total_display",
+        "provider",
+        "status_badge",
+        "provider_order_id",
+    ]
     list_filter = ["status", "provider", "currency", "created_at"]
     search_fields = ["provider_order_id", "owner__email", "owner__username", "=public_id", "product_reference"]
     list_select_related = ["owner"]

@@ -19,7 +19,9 @@ def test_missing_product_resolver(settings):
     assert "PRODUCT_RESOLVER" in oneclick_errors()["django_oneclick.E001"]
 
 
-@pytest.mark.parametrize("path", ["tests.shop.offers.nothing_here", "no.such.module.resolve", "tests.shop.offers.CATALOGUE"])
+@pytest.mark.parametrize(
+    "path", ["tests.shop.offers.nothing_here", "no.such.module.resolve", "tests.shop.offers.CATALOGUE"]
+)
 def test_bad_resolver_path(settings, path):
     settings.ONECLICK = {"PRODUCT_RESOLVER": path, "PROVIDERS": {"sandbox": SANDBOX}}
     assert path in oneclick_errors()["django_oneclick.E002"]
