@@ -4,4 +4,6 @@
 points the provider at it.
 """
 
-FAKES: dict[str, str] = {}
+FAKES: dict[str, str] = {
+    "twocheckout": "django_oneclick.testing.twocheckout.TwoCheckoutFake",
+}

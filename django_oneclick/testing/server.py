@@ -12,7 +12,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -77,7 +77,7 @@ class FakeProviderServer:
 
     def __init__(self) -> None:
         self.requests: list[FakeRequest] = []
-        self._faults: list[str] = []
+        self._faults: list[tuple[str, Callable[[FakeRequest], bool] | None]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -97,15 +97,23 @@ class FakeProviderServer:
 
     # -- control
 
-    def fail_next(self, fault: str, times: int = 1) -> None:
+    def fail_next(
+        self, fault: str, times: int = 1, *, when: Callable[[FakeRequest], bool] | None = None
+    ) -> None:
+        """Make the next request(s) meet ``fault``; ``when`` limits it to the requests it
+        accepts (e.g. one SOAP operation), the others pass untouched."""
         if fault not in FAULTS:
             raise ValueError(f"Unknown fault {fault!r}; choose from {FAULTS}.")
         with self._lock:
-            self._faults.extend([fault] * times)
+            self._faults.extend([(fault, when)] * times)
 
-    def _take_fault(self) -> str | None:
+    def _take_fault(self, request: FakeRequest) -> str | None:
         with self._lock:
-            return self._faults.pop(0) if self._faults else None
+            for index, (fault, when) in enumerate(self._faults):
+                if when is None or when(request):
+                    del self._faults[index]
+                    return fault
+            return None
 
     @property
     def base_url(self) -> str:
@@ -160,7 +168,7 @@ class FakeProviderServer:
         )
         with self._lock:
             self.requests.append(request)
-        fault = self._take_fault()
+        fault = self._take_fault(request)
         if fault == "slow":
             time.sleep(self.slow_seconds)
         try:

@@ -1,0 +1,379 @@
+"""2Checkout (Verifone) one-click purchases through the SOAP API 6.0, spoken with zeep.
+
+The saved method is a previous order of the customer: ``reference`` is its ``RefNo`` and
+``data["email"]`` its billing email, recorded by the shop when its first checkout completed
+(build it with :func:`previous_order_method`). A purchase checks the reference
+(``isValidOrderReference``, ``getOrder``) and pays the new order with it (``placeOrder`` with
+``PaymentDetails.Type = "PREVIOUS_ORDER"``); our order id travels as ``ExternalReference``, so an
+order whose answer was lost is found again with ``searchOrders`` and never sent twice.
+
+The parsed WSDL is expensive: one zeep client per WSDL address and timeouts lives for the whole
+process, with one requests session. The login session is reused until shortly before its ten
+minutes run out, and renewed once when 2Checkout says it has expired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+import zeep
+import zeep.exceptions
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from zeep.cache import InMemoryCache
+from zeep.helpers import serialize_object
+from zeep.proxy import ServiceProxy
+from zeep.transports import Transport
+
+from django_oneclick.providers.base import (
+    AuthenticationFailed,
+    ExchangeLog,
+    InvalidRequest,
+    MethodDetails,
+    OrderNotFound,
+    OutcomeUnknown,
+    PaymentDeclined,
+    Provider,
+    ProviderError,
+    ProviderResult,
+    ProviderStatus,
+    ProviderUnavailable,
+    PurchaseRequest,
+    StatusRequest,
+)
+
+DEFAULT_WSDL_URL = "https://api.2checkout.com/soap/6.0/?wsdl"
+LOGIN_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: A previous order can pay a new one only in these statuses (2Checkout's one-click rules).
+REFERENCE_STATUSES = frozenset({"AUTHRECEIVED", "COMPLETE"})
+PAID_STATUSES = frozenset({"AUTHRECEIVED", "COMPLETE"})
+FAILED_STATUSES = frozenset({"CANCELED", "REVERSED", "REFUND"})
+REJECTED_APPROVALS = frozenset({"REJECTED", "FRAUD", "INVALIDDATA"})
+SESSION_EXPIRED_FAULT = "SESSION_EXPIRED"
+METHOD_UNUSABLE = "This saved payment method can no longer be used. Please choose another one."
+
+#: Faults 2Checkout answers for a request it refused, and what they mean for the order.
+FAULTS: dict[str, tuple[type[ProviderError], str]] = {
+    "AUTHENTICATION_ERROR": (AuthenticationFailed, "authentication_failed"),
+    "INVALID_REFERENCE": (PaymentDeclined, "reference_invalid"),
+    "EMAIL_MISMATCH": (PaymentDeclined, "email_mismatch"),
+    "ORDER_PRODUCTS_EMPTY": (InvalidRequest, "products_empty"),
+    "ORDER_PRODUCT_CODE_INVALID": (InvalidRequest, "product_code_invalid"),
+    "PRODUCT_ERROR": (InvalidRequest, "product_code_invalid"),
+    "ORDER_ITEMS_QUANTITY_INVALID": (InvalidRequest, "quantity_invalid"),
+}
+#: Parameter names of each operation, to record the calls by name.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "login": ("merchantCode", "date", "hash", "algo"),
+    "isValidOrderReference": ("sessionID", "RefNo"),
+    "getOrder": ("sessionID", "RefNo"),
+    "placeOrder": ("sessionID", "Order"),
+    "searchOrders": ("sessionID", "orderSearchOptions"),
+}
+
+
+def login_hash(merchant_code: str, secret_key: str, date: str) -> str:
+    """The ``login`` hash: hex HMAC-SHA256, keyed by the secret key, of each of the merchant
+    code and the UTC date preceded by its length in bytes."""
+    source = f"{len(merchant_code.encode())}{merchant_code}{len(date.encode())}{date}"
+    return hmac.new(secret_key.encode(), source.encode(), hashlib.sha256).hexdigest()
+
+
+def previous_order_method(ref_no: str, billing_email: str) -> MethodDetails:
+    """The saved method a shop records when a customer's first 2Checkout order completed."""
+    return MethodDetails(
+        reference=str(ref_no),
+        label=f"2Checkout order {ref_no}",
+        brand="2Checkout",
+        data={"email": billing_email},
+    )
+
+
+# --- one zeep client per process ----------------------------------------------------------------
+
+#: zeep's transport cache: the downloaded WSDL and schema documents, by address.
+_documents = InMemoryCache()
+_clients: dict[tuple[str, float, float], zeep.Client] = {}
+_clients_lock = threading.Lock()
+_wsdl_parses: Counter[str] = Counter()
+
+
+def wsdl_parse_count(wsdl_url: str) -> int:
+    """How many times this process parsed the WSDL at ``wsdl_url`` (once is the goal)."""
+    return _wsdl_parses[wsdl_url]
+
+
+class _QuietTransport(Transport):
+    """zeep's transport logs whole envelopes at DEBUG level, and ours carry the login hash and
+    the session id: this one sends the same way without logging them."""
+
+    def post(self, address: str, message: Any, headers: Mapping[str, str]) -> requests.Response:
+        return self.session.post(address, data=message, headers=headers, timeout=self.operation_timeout)
+
+
+def _client(wsdl_url: str, connect_timeout: float, read_timeout: float) -> zeep.Client:
+    key = (wsdl_url, connect_timeout, read_timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            timeouts = (connect_timeout, read_timeout)
+            transport = _QuietTransport(
+                cache=_documents, timeout=timeouts, operation_timeout=timeouts, session=requests.Session()
+            )
+            client = zeep.Client(wsdl_url, transport=transport)
+            _wsdl_parses[wsdl_url] += 1
+            _clients[key] = client
+    return client
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when the request failed before reaching 2Checkout, so nothing was sent."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        return isinstance(getattr(exc.args[0], "reason", None), NewConnectionError | ConnectTimeoutError)
+    return False
+
+
+class _SessionExpired(AuthenticationFailed):
+    """2Checkout no longer knows our session id: log in again, once."""
+
+    code = "session_expired"
+
+
+# --- the provider -------------------------------------------------------------------------------
+
+
+class TwoCheckoutProvider(Provider):
+    """Options: ``MERCHANT_CODE``, ``SECRET_KEY``, ``WSDL_URL``, ``SERVICE_URL`` (overrides the
+    WSDL's service address), ``RECURRING_ENABLED`` (default False), ``COUNTRY`` (default: the
+    reference order's), ``LANGUAGE`` (default "en"), ``CONNECT_TIMEOUT`` (5 s), ``READ_TIMEOUT``
+    (30 s), ``SESSION_RENEW_AFTER`` (540 s), ``SEARCH_SETTLE_SECONDS`` (900 s: how long an order
+    may take to show in ``searchOrders`` before its absence is believed)."""
+
+    display_name = "2Checkout"
+    required_options = ("MERCHANT_CODE", "SECRET_KEY")
+    secret_options = ("SECRET_KEY",)
+    sensitive_keys = ("hash", "sessionID")
+
+    def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        super().__init__(name, options)
+        self._service: ServiceProxy | None = None
+        self._session_id = ""
+        self._session_renew_at = 0.0
+        self._session_lock = threading.Lock()
+
+    # -- the hooks
+
+    def prepare(self, request: PurchaseRequest) -> None:
+        if not request.method.reference or not request.method.data.get("email"):
+            raise InvalidRequest(
+                "A 2Checkout method needs the previous order's RefNo and billing email.",
+                customer_message=METHOD_UNUSABLE,
+            )
+
+    def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
+        reference = request.method.reference
+        if not self._call(log, "isValidOrderReference", reference, safe_to_retry=True):
+            raise PaymentDeclined(
+                f"2Checkout says order {reference} cannot pay a new order.",
+                code="reference_invalid",
+                customer_message=METHOD_UNUSABLE,
+            )
+        previous = self._call(log, "getOrder", reference, safe_to_retry=True)
+        status = str(previous.get("Status") or "")
+        if status not in REFERENCE_STATUSES:
+            raise PaymentDeclined(
+                f"Reference order {reference} is {status or 'without status'}; only "
+                f"{' or '.join(sorted(REFERENCE_STATUSES))} orders can pay again.",
+                code="reference_not_eligible",
+                customer_message=METHOD_UNUSABLE,
+            )
+        billing_email = str((previous.get("BillingDetails") or {}).get("Email") or "")
+        if billing_email.casefold() != str(request.method.data["email"]).strip().casefold():
+            # Sending it anyway would make 2Checkout block the reference: stop here.
+            raise PaymentDeclined(
+                f"The saved billing email differs from the one of reference order {reference}.",
+                code="email_mismatch",
+                customer_message=METHOD_UNUSABLE,
+            )
+        placed = self._call(log, "placeOrder", self._order(request, previous), safe_to_retry=False)
+        return self._result(placed)
+
+    def fetch_status(self, request: StatusRequest, log: ExchangeLog) -> ProviderResult:
+        if request.provider_order_id:
+            return self._result(self._call(log, "getOrder", request.provider_order_id, safe_to_retry=True))
+        found = self._find_by_external_reference(request, log)
+        if found is not None:
+            return self._result(found)
+        settle = timedelta(seconds=float(self.options.get("SEARCH_SETTLE_SECONDS", 900)))
+        if datetime.now(UTC) - request.created_at < settle:
+            raise ProviderUnavailable(
+                f"No 2Checkout order with ExternalReference {request.order_id} yet; searching again later."
+            )
+        raise OrderNotFound(f"2Checkout has no order with ExternalReference {request.order_id}.")
+
+    # -- building and reading orders
+
+    def _order(self, request: PurchaseRequest, previous: Mapping[str, Any]) -> dict[str, Any]:
+        """The new order: only the billing email, so 2Checkout fills in the rest from the
+        reference order, and our order id as ``ExternalReference``."""
+        recurring = str(self.options.get("RECURRING_ENABLED", False)).lower() in ("1", "true", "yes")
+        return {
+            "Currency": request.currency,
+            "Country": self.options.get("COUNTRY") or previous.get("Country"),
+            "Language": self.options.get("LANGUAGE", "en"),
+            "CustomerIP": request.customer_ip,
+            "ExternalReference": request.order_id,
+            "Items": [{"Code": request.product_id, "Quantity": request.quantity}],
+            "BillingDetails": {"Email": request.method.data["email"]},
+            "PaymentDetails": {
+                "Type": "PREVIOUS_ORDER",
+                "Currency": request.currency,
+                "CustomerIP": request.customer_ip,
+                "PaymentMethod": {"RecurringEnabled": recurring, "RefNo": request.method.reference},
+            },
+        }
+
+    def _find_by_external_reference(self, request: StatusRequest, log: ExchangeLog) -> dict[str, Any] | None:
+        created = request.created_at.astimezone(UTC).date()
+        options = {
+            "ExternalRefNo": request.order_id,
+            # A day of margin each side: the documentation does not say in which zone dates are.
+            "StartDate": (created - timedelta(days=1)).isoformat(),
+            "EndDate": (datetime.now(UTC).date() + timedelta(days=1)).isoformat(),
+            "Pagination": {"Page": 1, "Limit": 10},
+        }
+        found = self._call(log, "searchOrders", options, safe_to_retry=True)
+        matches = [o for o in (found or {}).get("Items") or [] if o.get("ExternalReference") == request.order_id]
+        return matches[0] if matches else None
+
+    @staticmethod
+    def _result(order: Mapping[str, Any]) -> ProviderResult:
+        ref_no = str(order.get("RefNo") or "")
+        status = str(order.get("Status") or "").upper()
+        approval = str(order.get("ApproveStatus") or "").upper()
+        if status in FAILED_STATUSES or approval in REJECTED_APPROVALS:
+            return ProviderResult(
+                ProviderStatus.FAILED,
+                ref_no,
+                error_code="rejected" if approval in REJECTED_APPROVALS else status.lower(),
+                error_message=f"2Checkout order {ref_no}: Status {status}, ApproveStatus {approval}.",
+            )
+        if status in PAID_STATUSES and approval == "OK":
+            return ProviderResult(ProviderStatus.COMPLETED, ref_no)
+        # PENDING, or paid but still WAITING for the anti-fraud approval.
+        return ProviderResult(ProviderStatus.PROCESSING, ref_no)
+
+    # -- calls
+
+    def _call(self, log: ExchangeLog, operation: str, argument: Any, *, safe_to_retry: bool) -> Any:
+        """Call an operation that takes the session id first; log in again once if 2Checkout
+        says the session expired (it refused the call, so sending it again is safe)."""
+        session_id = self._session(log)
+        try:
+            return self._invoke(log, operation, session_id, argument, safe_to_retry=safe_to_retry)
+        except _SessionExpired:
+            self._forget_session(session_id)
+            session_id = self._session(log)
+            return self._invoke(log, operation, session_id, argument, safe_to_retry=safe_to_retry)
+
+    def _session(self, log: ExchangeLog) -> str:
+        with self._session_lock:
+            if self._session_id and time.monotonic() < self._session_renew_at:
+                return self._session_id
+            merchant_code = str(self.options["MERCHANT_CODE"])
+            date = datetime.now(UTC).strftime(LOGIN_DATE_FORMAT)
+            digest = login_hash(merchant_code, str(self.options["SECRET_KEY"]), date)
+            session_id = self._invoke(log, "login", merchant_code, date, digest, "sha256", safe_to_retry=True)
+            self._session_id = str(session_id)
+            self._session_renew_at = time.monotonic() + float(self.options.get("SESSION_RENEW_AFTER", 540))
+            return self._session_id
+
+    def _forget_session(self, session_id: str) -> None:
+        with self._session_lock:
+            if self._session_id == session_id:
+                self._session_id = ""
+
+    def _invoke(self, log: ExchangeLog, operation: str, *arguments: Any, safe_to_retry: bool) -> Any:
+        """One SOAP call, recorded (redacted) with its answer or fault."""
+        with self.exchange(log, operation, dict(zip(PARAMETERS[operation], arguments, strict=True))) as draft:
+            service = self._service_proxy()
+            try:
+                answer = getattr(service, operation)(*arguments)
+            except zeep.exceptions.Fault as fault:
+                draft.http_status = 500  # SOAP 1.1 faults travel with HTTP 500
+                draft.response = {"faultcode": fault.code, "faultstring": fault.message}
+                raise self._error_for_fault(operation, fault, safe_to_retry=safe_to_retry) from None
+            except zeep.exceptions.TransportError as exc:
+                draft.http_status = exc.status_code
+                if exc.status_code in (429, 503):
+                    raise ProviderUnavailable(f"2Checkout answered HTTP {exc.status_code}.") from exc
+                raise self._unreadable(f"HTTP {exc.status_code}", safe_to_retry) from exc
+            except zeep.exceptions.ValidationError as exc:
+                # Raised while building the message, before anything is sent.
+                raise InvalidRequest(f"2Checkout {operation} request is invalid: {exc}") from exc
+            except zeep.exceptions.Error as exc:
+                raise self._unreadable(type(exc).__name__, safe_to_retry) from exc
+            except requests.RequestException as exc:
+                if _never_connected(exc):
+                    raise ProviderUnavailable(f"2Checkout could not be reached: {exc!r}") from exc
+                error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
+                raise error_class(f"No answer from 2Checkout after sending {operation}: {exc!r}") from exc
+            draft.http_status = 200
+            answer = serialize_object(answer, dict)
+            draft.response = {"sessionID": answer} if operation == "login" else answer
+        return answer
+
+    def _service_proxy(self) -> ServiceProxy:
+        if self._service is None:
+            wsdl_url = str(self.options.get("WSDL_URL") or DEFAULT_WSDL_URL)
+            try:
+                client = _client(
+                    wsdl_url,
+                    float(self.options.get("CONNECT_TIMEOUT", 5.0)),
+                    float(self.options.get("READ_TIMEOUT", 30.0)),
+                )
+            except (requests.RequestException, zeep.exceptions.Error, ValueError) as exc:
+                raise ProviderUnavailable(f"The 2Checkout WSDL could not be loaded from {wsdl_url}: {exc!r}") from exc
+            address = self.options.get("SERVICE_URL")
+            if address:
+                service = next(iter(client.wsdl.services.values()))
+                port = next(iter(service.ports.values()))
+                self._service = client.create_service(port.binding.name.text, str(address))
+            else:
+                self._service = client.service
+        return self._service
+
+    @classmethod
+    def _error_for_fault(cls, operation: str, fault: zeep.exceptions.Fault, *, safe_to_retry: bool) -> ProviderError:
+        code = str(fault.code or "").strip()
+        if not code:
+            # An error page of something in front of 2Checkout (a proxy, a load balancer).
+            return cls._unreadable("an error without a fault code", safe_to_retry)
+        message = f"2Checkout {operation} fault {code}: {fault.message}"
+        if operation == "login":
+            return AuthenticationFailed(message)
+        if code == SESSION_EXPIRED_FAULT:
+            return _SessionExpired(message)
+        if code in FAULTS:
+            error_class, our_code = FAULTS[code]
+            customer_message = METHOD_UNUSABLE if error_class is PaymentDeclined else None
+            return error_class(message, code=our_code, customer_message=customer_message)
+        if code.startswith("ORDER_") or code.rsplit(":", 1)[-1] == "Client":
+            # A documented order validation error, or SOAP's "the message was wrong": refused.
+            return InvalidRequest(message)
+        error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
+        return error_class(message)
+
+    @staticmethod
+    def _unreadable(what: str, safe_to_retry: bool) -> ProviderError:
+        error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
+        return error_class(f"2Checkout sent an unreadable answer ({what}).")
