@@ -19,6 +19,8 @@ def client_ip(request: HttpRequest) -> str | None:
         if len(forwarded) >= proxies:
             candidate = forwarded[-proxies]
     try:
-        return str(ipaddress.ip_address(candidate))
+        address = ipaddress.ip_address(candidate)
     except ValueError:
         return None
+    # A zone ("fe80::1%eth0") is only meaningful on the proxy's host, and databases refuse it.
+    return None if getattr(address, "scope_id", None) else str(address)

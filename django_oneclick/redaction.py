@@ -17,8 +17,10 @@ SENSITIVE_KEY = re.compile(
     r"verification|card[-_]?number|^number$|^pan$|encrypted|signature|cookie",
     re.IGNORECASE,
 )
-# 13 to 19 digits, optionally grouped by spaces or dashes: candidates for a card number.
-_PAN_CANDIDATE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# Digits grouped by single spaces or dashes: a card number may hide anywhere in such a run,
+# next to other numbers such as an expiry month or a CVV ("4242 4242 4242 4242 12/26").
+_DIGIT_RUN = re.compile(r"\d+(?:[ -]\d+)*")
+_GROUP_SEPARATOR = re.compile(r"([ -])")
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -34,15 +36,37 @@ def _luhn_valid(digits: str) -> bool:
 
 
 def mask_card_numbers(text: str) -> str:
-    """Replace anything that looks like a card number (Luhn-valid) by its last four digits."""
+    """Replace anything that looks like a card number (13 to 19 Luhn-valid digits, possibly
+    grouped) by its last four digits."""
+    return _DIGIT_RUN.sub(lambda match: _mask_run(match.group()), text)
 
-    def replace(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group())
-        if _luhn_valid(digits):
-            return f"[card •••• {digits[-4:]}]"
-        return match.group()
 
-    return _PAN_CANDIDATE.sub(replace, text)
+def _mask_run(run: str) -> str:
+    """Mask, from the left, each longest span of whole digit groups that is a card number."""
+    parts = _GROUP_SEPARATOR.split(run)  # digits, separator, digits, separator, ...
+    groups = parts[::2]
+    masked, copied, start = [], 0, 0
+    while start < len(groups):
+        found = _card_starting_at(groups, start)
+        if found is None:
+            start += 1
+            continue
+        end, card = found
+        masked += [*parts[copied : 2 * start], f"[card •••• {card[-4:]}]"]
+        copied, start = 2 * end + 1, end + 1
+    return "".join(masked + parts[copied:])
+
+
+def _card_starting_at(groups: list[str], start: int) -> tuple[int, str] | None:
+    """The last group and digits of the longest card number made of groups from ``start``."""
+    digits, found = "", None
+    for end in range(start, len(groups)):
+        digits += groups[end]
+        if len(digits) > 19:
+            break
+        if len(digits) >= 13 and _luhn_valid(digits):
+            found = end, digits
+    return found
 
 
 class Redactor:
@@ -70,8 +94,12 @@ class Redactor:
             return [self(v) for v in value]
         if isinstance(value, str):
             return self.text(value)
-        if value is None or isinstance(value, bool | int | float):
+        if value is None or isinstance(value, bool | float):
             return value
+        if isinstance(value, int):
+            # A card number sent as a JSON number is still a card number.
+            masked = self.text(str(value))
+            return value if masked == str(value) else masked
         return self.text(str(value))
 
 

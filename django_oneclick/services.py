@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import traceback
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from django_oneclick import signals
@@ -38,6 +39,7 @@ from django_oneclick.providers.base import (
     StatusRequest,
 )
 from django_oneclick.providers.registry import configured_names, get_provider
+from django_oneclick.redaction import mask_card_numbers
 
 logger = logging.getLogger("django_oneclick")
 
@@ -121,13 +123,19 @@ def _apply_result(order: OneClickOrder, result: ProviderResult) -> None:
         fields["progress"] = result.progress
     if result.status == ProviderStatus.FAILED:
         fields["error_code"] = result.error_code or "failed"
-        fields["error_message"] = result.error_message
+        fields["error_message"] = _redacted(order, result.error_message)
     transition(order, str(result.status), **fields)
 
 
 def _apply_error(order: OneClickOrder, error: ProviderError) -> None:
     status = S.FAILED if error.nothing_charged else S.UNKNOWN
-    transition(order, status, error_code=error.code, error_message=error.message)
+    transition(order, status, error_code=error.code, error_message=_redacted(order, error.message))
+
+
+def _redacted(order: OneClickOrder, message: str) -> str:
+    """A provider's message without its secrets or card numbers: providers echo them in errors,
+    and these messages are stored on the order, logged and shown to the customer."""
+    return get_provider(order.provider).redactor.text(message)
 
 
 # --- recording exchanges --------------------------------------------------------------------
@@ -312,7 +320,15 @@ def _call_provider(order: OneClickOrder, purchase: PurchaseRequest) -> None:
         return
     except Exception as exc:
         # A bug or an unforeseen failure after we may have sent the order: never guess.
-        logger.exception("order %s: provider %s raised", order.public_id, order.provider)
+        # Logged redacted: an exception's text may carry a credential or a card number.
+        logger.error(
+            "order %s: provider %s raised %s: %s\n%s",
+            order.public_id,
+            order.provider,
+            type(exc).__name__,
+            _redacted(order, str(exc)),
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         _apply_error(order, OutcomeUnknown(f"Unexpected error: {type(exc).__name__}"))
         return
     _apply_result(order, result)
@@ -354,12 +370,12 @@ def refresh_order(order: OneClickOrder, *, min_interval: timedelta | None = None
         result = get_provider(order.provider).fetch_status(request, log)
     except OrderNotFound as exc:
         if order.status == S.UNKNOWN:
-            transition(order, S.FAILED, error_code=exc.code, error_message=exc.message)
+            transition(order, S.FAILED, error_code=exc.code, error_message=_redacted(order, exc.message))
         return order
     except ProviderError as exc:
-        OneClickOrder.objects.filter(pk=order.pk).update(refresh_attempts=order.refresh_attempts + 1)
+        OneClickOrder.objects.filter(pk=order.pk).update(refresh_attempts=F("refresh_attempts") + 1)
         order.refresh_attempts += 1
-        logger.warning("order %s: status fetch failed: %s", order.public_id, exc.message)
+        logger.warning("order %s: status fetch failed: %s", order.public_id, _redacted(order, exc.message))
         return order
     if result.status == order.status and not result.progress and not result.provider_order_id:
         return order
@@ -429,6 +445,13 @@ def register_payment_method(user: Any, provider: str, data: Mapping[str, Any]) -
         details = get_provider(provider).register_method(data)
     except ProviderError as exc:
         raise OrderRequestInvalid({"non_field_errors": [exc.customer_message]}) from exc
+    # The label is the customer's free text: it must not carry a card number into the database,
+    # and what does not fit the columns is a 400, not a database error.
+    details = replace(details, label=mask_card_numbers(details.label))
+    for name in ("reference", "label"):
+        limit = PaymentMethod._meta.get_field(name).max_length
+        if len(getattr(details, name)) > limit:
+            raise OrderRequestInvalid({"data": [f"The {name} may have at most {limit} characters."]})
     return save_payment_method(user, provider, details)
 
 
