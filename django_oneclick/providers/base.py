@@ -160,6 +160,10 @@ class StatusRequest:
     provider_order_id: str
     method: SavedMethod
     created_at: datetime
+    #: The provider's product id and the customer's IP as sent with the purchase, for providers
+    #: that sign every call with the buyer's IP or can only find an order by product and time.
+    product_id: str = ""
+    customer_ip: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
@@ -20,10 +21,12 @@ from django_oneclick.providers.base import (
     AuthenticationFailed,
     ExchangeLog,
     InvalidRequest,
+    OrderNotFound,
     OutcomeUnknown,
     Provider,
     ProviderError,
     ProviderUnavailable,
+    StatusRequest,
 )
 
 #: Response headers worth keeping in the exchange log.
@@ -52,6 +55,13 @@ class HttpProvider(Provider):
     default_base_url: ClassVar[str] = ""
     default_connect_timeout: ClassVar[float] = 5.0
     default_read_timeout: ClassVar[float] = 30.0
+    #: For providers that find an order of unknown outcome in the buyer's history: how many
+    #: calls one purchase makes at most, how far the two clocks may differ, and after how many
+    #: seconds (option ``NOT_FOUND_AFTER``) an order missing from a complete history is taken
+    #: as never placed.
+    calls_per_purchase: ClassVar[int] = 1
+    clock_skew: ClassVar[timedelta] = timedelta(minutes=2)
+    default_not_found_after: ClassVar[float] = 600.0
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
@@ -161,3 +171,44 @@ class HttpProvider(Provider):
             return body
         error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
         raise error_class(f"{self.display_name} sent a malformed body: {str(body)[:200]!r}")
+
+    # -- finding an order whose purchase outcome was unknown, by product and time
+
+    def placed_during_purchase(self, request: StatusRequest, placed_at: str) -> bool:
+        """Whether the provider's timestamp of an order falls while our purchase may have run.
+        An unreadable timestamp counts as a match: better an operator than a wrong answer."""
+        try:
+            moment = datetime.fromisoformat(placed_at)
+        except (TypeError, ValueError):
+            return True
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        timeout = self.timeout
+        longest_call = timedelta(seconds=(timeout.connect or 0) + (timeout.read or 0))
+        latest = request.created_at + self.calls_per_purchase * longest_call + self.clock_skew
+        return request.created_at - self.clock_skew <= moment <= latest
+
+    def order_from_history(
+        self, request: StatusRequest, matches: list[str], *, history_complete: bool
+    ) -> str:
+        """The provider's id of our order among ``matches`` (the buyer's orders of the same product
+        placed during our purchase). Several need an operator; none means "never placed" only
+        when the whole history was read and the provider had time to record the order."""
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise OutcomeUnknown(
+                f"{len(matches)} {self.display_name} orders match by product and time "
+                f"({', '.join(matches)}): an operator must tell which one is this order."
+            )
+        waited = (datetime.now(UTC) - request.created_at).total_seconds()
+        not_found_after = float(self.options.get("NOT_FOUND_AFTER", self.default_not_found_after))
+        if history_complete and waited >= not_found_after:
+            raise OrderNotFound(
+                f"{self.display_name} has no order of product {request.product_id!r} placed around "
+                f"{request.created_at:%Y-%m-%d %H:%M:%S} UTC."
+            )
+        raise OutcomeUnknown(
+            f"{self.display_name} shows no order of product {request.product_id!r} yet"
+            + ("." if history_complete else " in the part of its history read: ask an operator.")
+        )

@@ -5,5 +5,7 @@ points the provider at it.
 """
 
 FAKES: dict[str, str] = {
+    "digitalriver": "django_oneclick.testing.digitalriver.DigitalRiverFake",
+    "billerix": "django_oneclick.testing.billerix.BillerixFake",
     "twocheckout": "django_oneclick.testing.twocheckout.TwoCheckoutFake",
 }

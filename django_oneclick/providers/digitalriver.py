@@ -1,0 +1,259 @@
+"""Digital River Shopper API: single-click "product-direct purchase".
+
+``POST /v1/shoppers/me/products/{productId}/purchase`` adds the product to the shopper's cart,
+applies their default address and default payment option, and submits the order, in one call
+with an empty body. It answers ``201`` with an empty body and a ``Location`` naming the order.
+
+The call needs an authenticated shopper token. The shop knows its shoppers by its own reference
+(Digital River's ``externalReferenceId``), which is what the saved method stores; a token comes
+from ``POST /oauth20/token`` (HTTP Basic with the API key and secret, ``client_credentials``) and
+is cached per shopper until shortly before it expires, and fetched anew once on a 401.
+
+The purchase carries none of our data, so an order whose answer was lost is found again in the
+shopper's order history by product and time (see :meth:`HttpProvider.order_from_history`).
+
+Options: ``API_KEY``, ``API_SECRET``, ``BASE_URL`` (default ``https://api.digitalriver.com``),
+``CONNECT_TIMEOUT``, ``READ_TIMEOUT``, ``NOT_FOUND_AFTER``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from django_oneclick.providers.base import (
+    AuthenticationFailed,
+    ExchangeLog,
+    InvalidRequest,
+    OrderNotFound,
+    OutcomeUnknown,
+    PaymentDeclined,
+    ProviderError,
+    ProviderResult,
+    ProviderStatus,
+    PurchaseRequest,
+    StatusRequest,
+)
+from django_oneclick.providers.http import HttpProvider
+
+#: Digital River's ``orderState`` values -> where our order stands.
+ORDER_STATES = {
+    "Submitted": ProviderStatus.COMPLETED,
+    "Complete": ProviderStatus.COMPLETED,
+    "Dispute": ProviderStatus.COMPLETED,
+    "Cancelled": ProviderStatus.FAILED,
+    "Open": ProviderStatus.PROCESSING,
+    "In Process": ProviderStatus.PROCESSING,
+    "In Review": ProviderStatus.PROCESSING,
+    "Source Pending Funds": ProviderStatus.PROCESSING,
+    "Source Pending Redirect": ProviderStatus.PROCESSING,
+    "Charge Pending": ProviderStatus.PROCESSING,
+}
+#: Error codes meaning the shopper's payment, not the request, was refused.
+_DECLINE_CODES = frozenset({"declined", "apply-payment-failure"})
+#: How many orders of the history one status fetch reads.
+HISTORY_PAGE_SIZE = 50
+#: A cached token is used until this many seconds (at most) before it expires.
+_TOKEN_MARGIN = 60.0
+
+
+class ShopperTokenRejected(AuthenticationFailed):
+    """Digital River refused the shopper token (``invalid_token``): fetch a new one once."""
+
+
+def describe_errors(body: Any) -> tuple[list[dict[str, Any]], str]:
+    """The entries of Digital River's ``{"errors": {"error": [...]}}`` body and a message for
+    the operator built from their codes and descriptions."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    entries = errors.get("error") if isinstance(errors, dict) else None
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, list):
+        return [], ""
+    entries = [entry for entry in entries if isinstance(entry, dict)]
+    parts = []
+    for entry in entries:
+        code = "/".join(str(entry[key]) for key in ("code", "subcode") if entry.get(key))
+        part = f"{code}: {entry.get('description', '')}".strip(": ")
+        declined = entry.get("declinedMessage")
+        if isinstance(declined, dict):
+            part += f" (declined {declined.get('merchantDeclinedType', '')}, code {declined.get('code', '')})"
+        parts.append(part)
+    return entries, "; ".join(parts)
+
+
+class DigitalRiverProvider(HttpProvider):
+    display_name = "Digital River"
+    default_base_url = "https://api.digitalriver.com"
+    required_options = ("API_KEY", "API_SECRET")
+    secret_options = ("API_KEY", "API_SECRET")
+    sensitive_keys = ("access_token", "refresh_token")
+    # A token, the purchase, and once more both after a 401.
+    calls_per_purchase = 4
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name, options)
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._token_locks: dict[str, threading.Lock] = {}
+        self._tokens_lock = threading.Lock()
+
+    # -- the provider interface
+
+    def prepare(self, request: PurchaseRequest) -> None:
+        if request.quantity != 1:
+            raise InvalidRequest(
+                "Digital River's single-click purchase buys exactly one item.",
+                customer_message="This product can only be bought one at a time with Digital River.",
+            )
+        if request.options:
+            raise InvalidRequest(
+                f"Digital River takes no purchase options (got {sorted(request.options)}).",
+                customer_message="This payment method takes no extra options.",
+            )
+        if not request.product_id or not request.method.reference:
+            raise InvalidRequest(
+                "A Digital River purchase needs the product id and the shopper's reference.",
+                customer_message="This product cannot be bought with this payment method.",
+            )
+
+    def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
+        url = f"/v1/shoppers/me/products/{quote(request.product_id, safe='')}/purchase"
+        response = self._as_shopper(log, request.method.reference, "purchase", "POST", url, safe_to_retry=False)
+        order_id = urlsplit(response.headers.get("location", "")).path.rstrip("/").rpartition("/")[2]
+        if not order_id:
+            raise OutcomeUnknown("Digital River answered without a Location naming the order.")
+        return ProviderResult(ProviderStatus.COMPLETED, order_id)
+
+    def fetch_status(self, request: StatusRequest, log: ExchangeLog) -> ProviderResult:
+        shopper = request.method.reference
+        if request.provider_order_id:
+            url = f"/v1/shoppers/me/orders/{quote(request.provider_order_id, safe='')}"
+            try:
+                response = self._as_shopper(log, shopper, "fetch_status", "GET", url, safe_to_retry=True)
+            except InvalidRequest as exc:
+                if exc.code == "resource-not-found":
+                    raise OrderNotFound(exc.message) from exc
+                raise
+            order = self.json_body(response, safe_to_retry=True).get("order")
+            return self._result(order if isinstance(order, dict) else {})
+        response = self._as_shopper(
+            log,
+            shopper,
+            "find_order",
+            "GET",
+            "/v1/shoppers/me/orders",
+            safe_to_retry=True,
+            params={"expand": "all", "pageSize": HISTORY_PAGE_SIZE},
+        )
+        history = self.json_body(response, safe_to_retry=True).get("orders") or {}
+        orders = [o for o in history.get("order") or [] if isinstance(o, dict)]
+        matching = {
+            str(order.get("id")): order
+            for order in orders
+            if request.product_id in self._product_ids(order)
+            and self.placed_during_purchase(request, str(order.get("submissionDate", "")))
+        }
+        complete = str(history.get("totalResultPages", "1")) in ("0", "1")
+        found = self.order_from_history(request, list(matching), history_complete=complete)
+        return self._result(matching[found])
+
+    # -- errors
+
+    def error_for_response(self, response: httpx.Response, body: Any) -> ProviderError | None:
+        entries, message = describe_errors(body)
+        if not entries:
+            return None
+        codes = {str(entry.get("code", "")) for entry in entries}
+        detail = f"Digital River answered HTTP {response.status_code}: {message}"
+        code = sorted(codes)[0] if len(codes) == 1 else None
+        if response.status_code == 401 and "invalid_token" in codes:
+            return ShopperTokenRejected(detail)
+        if response.status_code in (401, 403):
+            return AuthenticationFailed(detail)
+        if codes & _DECLINE_CODES or any("declinedMessage" in entry for entry in entries):
+            return PaymentDeclined(detail)
+        if 400 <= response.status_code < 500:
+            return InvalidRequest(detail, code=code)
+        # Server errors keep the base class's meaning (unknown outcome for a purchase).
+        return None
+
+    # -- the shopper token
+
+    def _as_shopper(
+        self, log: ExchangeLog, shopper: str, operation: str, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response:
+        """Send a call as ``shopper``; a token Digital River rejects is replaced once."""
+        token = self._token(log, shopper)
+        try:
+            return self.request(log, operation, method, url, headers=self._bearer(token), **kwargs)
+        except ShopperTokenRejected:
+            self._forget_token(shopper, token)
+        token = self._token(log, shopper)
+        return self.request(log, operation, method, url, headers=self._bearer(token), **kwargs)
+
+    @staticmethod
+    def _bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    def _token(self, log: ExchangeLog, shopper: str) -> str:
+        """The shopper's cached token, or a new one. One fetch per shopper at a time."""
+        with self._tokens_lock:
+            lock = self._token_locks.setdefault(shopper, threading.Lock())
+        with lock:
+            cached = self._tokens.get(shopper)
+            if cached and cached[1] > time.monotonic():
+                return cached[0]
+            response = self.request(
+                log,
+                "shopper_token",
+                "POST",
+                "/oauth20/token",
+                safe_to_retry=True,
+                auth=(str(self.options.get("API_KEY", "")), str(self.options.get("API_SECRET", ""))),
+                data={"grant_type": "client_credentials", "externalReferenceId": shopper},
+            )
+            body = self.json_body(response, safe_to_retry=True)
+            token = body.get("access_token")
+            if not isinstance(token, str) or not token:
+                raise AuthenticationFailed("Digital River's token answer has no access_token.")
+            try:
+                lifetime = float(body.get("expires_in", 0))
+            except (TypeError, ValueError):
+                lifetime = 0.0
+            margin = min(_TOKEN_MARGIN, lifetime / 10)
+            self._tokens[shopper] = (token, time.monotonic() + lifetime - margin)
+            return token
+
+    def _forget_token(self, shopper: str, token: str) -> None:
+        with self._tokens_lock:
+            if self._tokens.get(shopper, ("",))[0] == token:
+                del self._tokens[shopper]
+
+    # -- reading orders
+
+    @staticmethod
+    def _product_ids(order: dict[str, Any]) -> set[str]:
+        line_items = (order.get("lineItems") or {}).get("lineItem") or []
+        if isinstance(line_items, dict):
+            line_items = [line_items]
+        return {str((item.get("product") or {}).get("id", "")) for item in line_items if isinstance(item, dict)}
+
+    @staticmethod
+    def _result(order: dict[str, Any]) -> ProviderResult:
+        state = str(order.get("orderState", ""))
+        order_id = str(order.get("id", ""))
+        status = ORDER_STATES.get(state)
+        if status is None:
+            raise OutcomeUnknown(f"Digital River order {order_id!r} has an unknown state {state!r}.")
+        if status == ProviderStatus.FAILED:
+            return ProviderResult(
+                status,
+                order_id,
+                error_code="cancelled",
+                error_message=f"Digital River order {order_id} is {state}.",
+            )
+        return ProviderResult(status, order_id, progress=state)

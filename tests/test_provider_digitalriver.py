@@ -1,0 +1,264 @@
+"""Digital River end to end: the REST API, the provider and its fake over loopback HTTP."""
+
+import logging
+import socket
+from decimal import Decimal
+
+import pytest
+
+from django_oneclick.models import OneClickOrder
+from django_oneclick.providers.digitalriver import DigitalRiverProvider
+from django_oneclick.testing import digitalriver as dr
+from django_oneclick.testing.digitalriver import DigitalRiverFake
+from tests.conftest import add_method
+from tests.providers_helpers import assert_nothing_leaked, buy, point_provider_at, read
+
+PRODUCT = "5321623900"  # the "book" offer's Digital River product id (tests/shop/offers.py)
+SHOPPER = "shop-customer-1"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake(settings):
+    with DigitalRiverFake() as fake:
+        fake.hang_seconds = 1.0
+        fake.add_product(PRODUCT, "A good book", Decimal("19.99"), "EUR")
+        fake.add_shopper(SHOPPER)
+        point_provider_at(settings, "digitalriver", fake)
+        yield fake
+
+
+@pytest.fixture
+def shopper_method(customer):
+    return add_method(customer, SHOPPER, provider="digitalriver", label="Digital River default")
+
+
+def token_requests(fake):
+    return [r for r in fake.requests if r.path == "/oauth20/token"]
+
+
+def test_purchase_completes_with_the_order_named_in_location(api, fake, shopper_method):
+    response = buy(api)
+
+    assert response.status_code == 201, response.content
+    order = response.json()
+    assert order["status"] == "completed"
+    [placed] = fake.orders.values()
+    assert order["provider_order_id"] == placed["id"]
+    assert placed["shopper"] == SHOPPER and placed["product"] == PRODUCT
+    [token_call] = token_requests(fake)
+    assert token_call.form() == {"grant_type": "client_credentials", "externalReferenceId": SHOPPER}
+
+
+def test_the_shopper_token_is_cached_between_purchases(api, fake, shopper_method):
+    assert buy(api).json()["status"] == "completed"
+    assert buy(api).json()["status"] == "completed"
+
+    assert len(fake.purchase_requests()) == 2
+    assert len(token_requests(fake)) == 1
+
+
+def test_a_rejected_token_is_fetched_again_once(api, fake, shopper_method):
+    buy(api)
+    fake.expire_tokens()
+
+    response = buy(api)
+
+    assert response.json()["status"] == "completed"
+    assert len(token_requests(fake)) == 2
+    assert len(fake.purchase_requests()) == 3  # the one refused with 401, then the retry
+    assert len(fake.orders) == 2
+
+
+def test_a_token_rejected_twice_fails_without_ordering(api, fake, shopper_method):
+    fake.token_lifetime = -1  # every token is already expired when used
+
+    order = buy(api).json()
+
+    assert (order["status"], order["error_code"]) == ("failed", "authentication_failed")
+    assert len(fake.purchase_requests()) == 2
+    assert not fake.orders
+
+
+def test_wrong_api_credentials_fail_before_any_purchase(api, fake, shopper_method, settings):
+    point_provider_at(settings, "digitalriver", fake, API_SECRET="not-the-secret")
+
+    order = buy(api).json()
+
+    assert (order["status"], order["error_code"]) == ("failed", "authentication_failed")
+    assert "invalid_client" in order["error_message"]
+    assert not fake.purchase_requests()
+
+
+EXPECTED = {
+    "declined": ("failed", "declined"),
+    "apply-payment-failure": ("failed", "declined"),
+    "apply-shopper-failure": ("failed", "apply-shopper-failure"),
+    "already-exists": ("failed", "order-already-exists"),
+    "invalid-request": ("failed", "invalid-request"),
+    "forbidden": ("failed", "authentication_failed"),
+    "resource-not-found": ("failed", "resource-not-found"),
+    "method-not-allowed": ("failed", "method-not-allowed"),
+    "precondition-failed": ("failed", "precondition-failed"),
+    "payload-too-large": ("failed", "payload-too-large"),
+    "server-error": ("unknown", "outcome_unknown"),
+}
+
+
+def test_every_documented_error_is_expected():
+    assert set(EXPECTED) == set(dr.ERRORS)
+
+
+@pytest.mark.parametrize("error", sorted(EXPECTED))
+def test_documented_errors_map_onto_order_states(api, fake, shopper_method, error):
+    fake.fail_next_with(error)
+
+    order = buy(api).json()
+
+    assert (order["status"], order["error_code"]) == EXPECTED[error]
+    assert dr.ERRORS[error][1]["errors"]["error"][0]["description"] in order["error_message"]
+    assert not fake.orders
+
+
+def test_decline_keeps_the_declined_message_for_the_operator(api, fake, shopper_method):
+    fake.fail_next_with("declined")
+
+    order = buy(api).json()
+
+    assert "declined/fraud_block" in order["error_message"]
+    assert "code 7011" in order["error_message"]
+
+
+@pytest.mark.parametrize(
+    ("shopper", "expected_code"),
+    [
+        ({"has_payment": False}, "declined"),
+        ({"has_address": False}, "apply-shopper-failure"),
+    ],
+)
+def test_shopper_without_defaults_is_refused(api, fake, customer, shopper, expected_code):
+    fake.add_shopper("incomplete", **shopper)
+    add_method(customer, "incomplete", provider="digitalriver")
+
+    order = buy(api).json()
+
+    assert (order["status"], order["error_code"]) == ("failed", expected_code)
+
+
+def test_unknown_product_is_refused(api, fake, shopper_method):
+    order = buy(api, "mug").json()  # no Digital River id: "mug" is sent and is unknown
+
+    assert (order["status"], order["error_code"]) == ("failed", "resource-not-found")
+
+
+def test_bad_input_is_refused_before_anything_is_sent(api, fake, shopper_method):
+    several = buy(api, quantity=2)
+    with_options = buy(api, options={"action": "upgrade"})
+
+    assert several.status_code == 400 and "one at a time" in str(several.json())
+    assert with_options.status_code == 400 and "no extra options" in str(with_options.json())
+    assert not fake.requests
+    assert not OneClickOrder.objects.exists()
+
+
+def test_unreachable_provider_fails_with_nothing_charged(api, fake, shopper_method, settings):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed_port = free.getsockname()[1]
+    point_provider_at(settings, "digitalriver", fake, BASE_URL=f"http://127.0.0.1:{closed_port}")
+
+    order = buy(api).json()
+
+    assert (order["status"], order["error_code"]) == ("failed", "provider_unavailable")
+
+
+@pytest.mark.parametrize("fault", ["timeout", "drop", "malformed"])
+def test_lost_answer_is_settled_from_the_order_history_never_resent(api, fake, shopper_method, fault):
+    buy(api)  # warm the token cache, so the fault meets the purchase
+    fake.orders.clear()
+    fake.fail_next(fault)
+
+    order = buy(api).json()
+    assert (order["status"], order["provider_order_id"]) == ("unknown", "")
+
+    settled = read(api, order["id"])
+
+    [placed] = fake.orders.values()
+    assert (settled["status"], settled["provider_order_id"]) == ("completed", placed["id"])
+    assert len(fake.purchase_requests()) == 2  # the warm-up and the lost one, never a resend
+    history_calls = [r for r in fake.requests if r.path == "/v1/shoppers/me/orders"]
+    assert history_calls and history_calls[0].query["expand"] == ["all"]
+
+
+def test_two_orders_that_could_be_ours_are_left_to_an_operator(api, fake, shopper_method):
+    buy(api)
+    fake.fail_next("timeout")
+    order = buy(api).json()
+
+    settled = read(api, order["id"])
+
+    assert settled["status"] == "unknown"
+    assert len(fake.orders) == 2
+    assert OneClickOrder.objects.get(public_id=order["id"]).refresh_attempts == 1
+
+
+def test_an_order_missing_from_the_history_is_not_placed_only_after_the_wait(api, fake, shopper_method, settings):
+    fake.fail_next_with("server-error")
+    order = buy(api).json()
+    assert order["status"] == "unknown"
+
+    assert read(api, order["id"])["status"] == "unknown"  # too early to say
+
+    point_provider_at(settings, "digitalriver", fake, NOT_FOUND_AFTER=0)
+    settled = read(api, order["id"])
+    assert (settled["status"], settled["error_code"]) == ("failed", "not_placed")
+
+
+def test_no_secret_or_token_is_stored_logged_or_shown(api, fake, shopper_method, caplog, admin_client):
+    caplog.set_level(logging.DEBUG)
+    buy(api)
+    fake.expire_tokens()
+    buy(api)
+    fake.fail_next_with("declined")
+    buy(api)
+    fake.fail_next("timeout")
+    read(api, buy(api).json()["id"])
+
+    assert len(fake.issued) >= 4
+    assert_nothing_leaked([dr.API_KEY, dr.API_SECRET, *fake.issued], caplog, admin_client)
+
+
+def test_missing_credentials_are_reported_by_the_system_check():
+    messages = DigitalRiverProvider("digitalriver", {"API_KEY": "k"}).check()
+
+    assert [m.id for m in messages] == ["django_oneclick.E005"]
+    assert "API_SECRET" in messages[0].msg
+
+
+@pytest.mark.parametrize(("final_state", "expected"), [("Complete", "completed"), ("Cancelled", "failed")])
+def test_an_order_found_pending_is_followed_by_its_id(api, fake, shopper_method, final_state, expected):
+    buy(api)  # warm the token cache, so the fault meets the purchase
+    fake.orders.clear()
+    fake.new_order_state = "Charge Pending"
+    fake.fail_next("timeout")
+    order = buy(api).json()
+
+    found = read(api, order["id"])
+    assert (found["status"], found["progress"]) == ("processing", "Charge Pending")
+
+    fake.orders[found["provider_order_id"]]["orderState"] = final_state
+    settled = read(api, order["id"])
+
+    assert settled["status"] == expected
+    assert fake.requests[-1].path == f"/v1/shoppers/me/orders/{found['provider_order_id']}"
+    assert len(fake.purchase_requests()) == 2  # the warm-up and the lost one
+
+
+def test_a_lost_token_answer_fails_the_order_with_nothing_sent(api, fake, shopper_method):
+    fake.fail_next("timeout")  # meets the token request: nothing was bought
+
+    order = buy(api).json()
+
+    assert (order["status"], order["error_code"]) == ("failed", "provider_unavailable")
+    assert not fake.purchase_requests()
