@@ -54,6 +54,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.FAILED: frozenset(),
 }
 UNSETTLED = (S.PROCESSING, S.REQUIRES_ACTION, S.UNKNOWN)
+FINAL = (S.COMPLETED, S.FAILED)
 
 
 # --- errors the surfaces turn into 4xx answers -----------------------------------------------
@@ -159,6 +160,15 @@ class OrderExchangeLog:
             exchange.duration_ms,
         )
 
+    def progress(self, step: str) -> None:
+        """Show how far the provider's call got on the order, at once (autocommit)."""
+        if self.order is None:
+            return
+        unsettled = OneClickOrder.objects.filter(pk=self.order.pk).exclude(status__in=FINAL)
+        unsettled.update(progress=step, updated_at=timezone.now())
+        self.order.progress = step
+        logger.info("order %s: %s", self.order.public_id, step)
+
 
 # --- placing an order -----------------------------------------------------------------------
 
@@ -208,7 +218,8 @@ def _choose_method(user: Any, payment_method_id: int | None) -> PaymentMethod:
             )
     if method.provider not in configured_names():
         raise OrderRequestInvalid({"payment_method": ["This payment method is not available."]})
-    if method.needs_reentry or (method.expires and method.expires < timezone.localdate()):
+    expired = method.expires and method.expires < timezone.localdate()
+    if expired or not check_method_usable(method):
         raise OrderRequestInvalid(
             {"payment_method": ["This payment method must be entered again before it can be used."]}
         )
@@ -217,6 +228,19 @@ def _choose_method(user: Any, payment_method_id: int | None) -> PaymentMethod:
 
 def saved_method(method: PaymentMethod) -> SavedMethod:
     return SavedMethod(reference=method.reference, label=method.label, data=method.data)
+
+
+def check_method_usable(method: PaymentMethod) -> bool:
+    """Ask the provider whether a saved method still works (e.g. Firmly's key rotated); one it
+    refuses is marked ``needs_reentry`` so the button asks the customer to enter it again."""
+    if method.needs_reentry:
+        return False
+    if get_provider(method.provider).method_is_usable(saved_method(method)):
+        return True
+    PaymentMethod.objects.filter(pk=method.pk).update(needs_reentry=True)
+    method.needs_reentry = True
+    logger.info("payment method %s (%s) must be entered again", method.pk, method.provider)
+    return False
 
 
 def place_order(
@@ -317,6 +341,8 @@ def _call_provider(order: OneClickOrder, purchase: PurchaseRequest) -> None:
         result = provider.purchase(purchase, log)
     except ProviderError as exc:
         _apply_error(order, exc)
+        if exc.nothing_charged and order.payment_method is not None:
+            check_method_usable(order.payment_method)
         return
     except Exception as exc:
         # A bug or an unforeseen failure after we may have sent the order: never guess.

@@ -204,6 +204,10 @@ class Exchange:
 class ExchangeLog(Protocol):
     def record(self, exchange: Exchange) -> None: ...
 
+    def progress(self, step: str) -> None:
+        """A long call (e.g. a streamed answer) says how far it got, so the customer sees
+        steps such as "authorising payment" while it runs."""
+
 
 @dataclass
 class ExchangeDraft:

@@ -118,17 +118,22 @@ class HttpProvider(Provider):
         with self.exchange(log, operation, logged_request) as draft:
             try:
                 response = self.client.request(method, url, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise ProviderUnavailable(f"{self.display_name} could not be reached: {exc!r}") from exc
             except httpx.TransportError as exc:
-                error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
-                raise error_class(f"No answer from {self.display_name} after sending: {exc!r}") from exc
+                raise self.transport_error(exc, safe_to_retry=safe_to_retry) from exc
             body = self.parse_body(response)
             draft.http_status = response.status_code
             draft.response = self.describe_response(response, body)
             if response.is_error:
                 raise self.error_for_status(response, body, safe_to_retry=safe_to_retry)
             return response
+
+    def transport_error(self, exc: httpx.TransportError, *, safe_to_retry: bool) -> ProviderError:
+        """What a transport failure means (also for streamed calls): not connected, nothing was
+        sent; after sending a call that may charge, the outcome is unknown."""
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return ProviderUnavailable(f"{self.display_name} could not be reached: {exc!r}")
+        error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
+        return error_class(f"No answer from {self.display_name} after sending: {exc!r}")
 
     @staticmethod
     def parse_body(response: httpx.Response) -> Any:
