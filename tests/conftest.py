@@ -65,7 +65,7 @@ def add_method(user, reference="approved", *, provider="sandbox", default=True, 
 
 @pytest.fixture
 def api(customer):
-    """An API client signed in as ``customer`` that enforces CSRF like a browser would."""
+    """An API client signed in as ``customer`` (CSRF is exercised in test_security.py)."""
     from rest_framework.test import APIClient
 
     client = APIClient(enforce_csrf_checks=False)
