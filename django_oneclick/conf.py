@@ -32,6 +32,16 @@ DEFAULTS: dict[str, Any] = {
     "STALE_PENDING_AFTER": timedelta(minutes=5),
     # How often reading an unsettled order may ask the provider for its status.
     "STATUS_REFRESH_INTERVAL": timedelta(seconds=2),
+    # Background refresh (django_oneclick.tasks): the wait before each further status check of
+    # an unsettled order (the last wait repeats), and after how many checks an operator takes over.
+    "REFRESH_BACKOFF": (
+        timedelta(seconds=10),
+        timedelta(seconds=30),
+        timedelta(minutes=2),
+        timedelta(minutes=10),
+        timedelta(hours=1),
+    ),
+    "REFRESH_MAX_ATTEMPTS": 30,
     # Where the button sends a customer who has no saved payment method.
     "ADD_PAYMENT_METHOD_URL": None,
     # How many proxies in front of Django append to X-Forwarded-For (0: use REMOTE_ADDR).

@@ -313,6 +313,8 @@ def place_order(
         return PlacedOrder(existing, created=False)
 
     _call_provider(order, purchase)
+    if order.status in UNSETTLED:
+        _refresh_in_background(order)
     return PlacedOrder(order, created=True)
 
 
@@ -358,6 +360,14 @@ def _call_provider(order: OneClickOrder, purchase: PurchaseRequest) -> None:
         _apply_error(order, OutcomeUnknown(f"Unexpected error: {type(exc).__name__}"))
         return
     _apply_result(order, result)
+
+
+def _refresh_in_background(order: OneClickOrder) -> None:
+    """Hand an order the provider left unsettled to the background refresh task once the order
+    is committed, so the customer's request never polls (see ``django_oneclick.tasks``)."""
+    from django_oneclick.tasks import schedule_refresh  # it imports this module
+
+    transaction.on_commit(lambda: schedule_refresh(order))
 
 
 # --- refreshing unsettled orders --------------------------------------------------------------

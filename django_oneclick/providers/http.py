@@ -30,15 +30,24 @@ from django_oneclick.providers.base import (
 )
 
 #: Response headers worth keeping in the exchange log.
-_KEPT_RESPONSE_HEADERS = ("location", "retry-after", "content-type", "x-request-id")
+_KEPT_RESPONSE_HEADERS = (
+    "location",
+    "retry-after",
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-reset",
+    "content-type",
+    "x-request-id",
+)
 _MAX_LOGGED_TEXT = 4000
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """The server's ``Retry-After`` hint in seconds (delta or HTTP date), if any."""
+    """The server's hint in seconds: ``Retry-After`` (delta or HTTP date), else the reset of
+    the IETF ``RateLimit`` headers, if any."""
     value = response.headers.get("retry-after")
     if not value:
-        return None
+        return ratelimit_reset_seconds(response)
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -46,6 +55,25 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     try:
         return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
     except (TypeError, ValueError):
+        return None
+
+
+def ratelimit_reset_seconds(response: httpx.Response) -> float | None:
+    """Seconds until an exhausted quota resets, from ``RateLimit: "p";r=0;t=10`` (draft 8 and
+    later; the longest wait of the exhausted policies) or ``RateLimit-Reset: 10`` (earlier)."""
+    waits: list[tuple[bool, float]] = []
+    for policy in response.headers.get("ratelimit", "").split(","):
+        params = dict(part.strip().split("=", 1) for part in policy.split(";") if "=" in part)
+        try:
+            waits.append((params.get("r") == "0", float(params["t"])))
+        except (KeyError, ValueError):
+            continue
+    if waits:
+        exhausted = [wait for is_exhausted, wait in waits if is_exhausted]
+        return max(exhausted or [wait for _, wait in waits])
+    try:
+        return max(0.0, float(response.headers["ratelimit-reset"]))
+    except (KeyError, ValueError):
         return None
 
 

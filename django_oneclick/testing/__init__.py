@@ -6,6 +6,7 @@ points the provider at it.
 
 FAKES: dict[str, str] = {
     "firmly": "django_oneclick.testing.firmly.FirmlyFake",
+    "rye": "django_oneclick.testing.rye.RyeFake",
     "digitalriver": "django_oneclick.testing.digitalriver.DigitalRiverFake",
     "billerix": "django_oneclick.testing.billerix.BillerixFake",
     "twocheckout": "django_oneclick.testing.twocheckout.TwoCheckoutFake",

@@ -1,0 +1,461 @@
+"""Rye Universal Checkout: buy a product by its URL through an asynchronous checkout intent.
+
+``POST /api/v1/checkout-intents/purchase`` answers at once with an intent in
+``retrieving_offer``; Rye then retrieves the offer, pays and places the order on its own, and
+``GET /api/v1/checkout-intents/{id}`` shows the intent move on until ``completed`` or ``failed``.
+So a purchase ends ``processing`` and the background refresh (``django_oneclick.tasks``) or a
+customer's status read brings it to its final state.
+
+The client is written on :class:`HttpProvider`, not on Rye's ``checkout-intents`` SDK: the SDK
+retries a timed-out purchase by itself and raises its own errors, while every call here must be
+recorded, redacted and mapped like every other provider's (the README says more).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+
+from django_oneclick.providers.base import (
+    AuthenticationFailed,
+    Buyer,
+    ExchangeLog,
+    InvalidRequest,
+    OrderNotFound,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderResult,
+    ProviderStatus,
+    ProviderUnavailable,
+    PurchaseRequest,
+    StatusRequest,
+)
+from django_oneclick.providers.http import HttpProvider, retry_after_seconds
+
+STAGING_BASE_URL = "https://staging.api.rye.com"
+PRODUCTION_BASE_URL = "https://api.rye.com"
+INTENTS_PATH = "/api/v1/checkout-intents"
+PURCHASE_PATH = f"{INTENTS_PATH}/purchase"
+
+#: Saved-method ``data["type"]`` -> the body field that carries the saved reference (the token).
+TOKEN_FIELDS = {
+    "stripe_token": "stripeToken",
+    "basis_theory_token": "basisTheoryToken",
+    "prava_token": "pravaToken",
+    "nekuda_token": "nekudaUserId",
+}
+#: Payment types that carry no token: Rye draws on the developer's balance, or on x402 crypto.
+TOKENLESS_TYPES = ("drawdown", "x402")
+X402_NETWORKS = ("base", "solana", "tempo")
+
+#: Every documented ``failureReason.code`` -> what the customer is told. The operator code kept
+#: on the order is ``rye_<code>``; Rye's own message stays in the exchange log.
+FAILURE_MESSAGES: dict[str, str] = {
+    "unknown": "The order could not be completed. Please try again later.",
+    "checkout_intent_expired": "The order took too long to complete and expired. Please try again.",
+    "payment_failed": "The payment was declined. Please use another payment method.",
+    "payment_cvc_expired": (
+        "The saved card's security code has expired. Please enter the card again."
+    ),
+    "insufficient_stock": (
+        "The merchant has fewer in stock than you asked for. Try a smaller quantity."
+    ),
+    "product_out_of_stock": "This product is out of stock.",
+    "offer_retrieval_failed": (
+        "The merchant's price and availability could not be confirmed. Please try again later."
+    ),
+    "order_placement_failed": "The merchant did not accept the order. Please try again later.",
+    "developer_not_found": (
+        "The shop's checkout service is not set up correctly. Please contact the shop."
+    ),
+    "missing_shipping_method": "The merchant does not ship this product to your address.",
+    "unsupported_currency": "The merchant sells in a currency this checkout does not support.",
+    "invalid_input": (
+        "Some order details were refused. Check your shipping address and contact details."
+    ),
+    "incorrect_cost_breakdown": (
+        "The merchant's final price could not be confirmed. Please try again later."
+    ),
+    "unsupported_store_no_guest_checkout": "This merchant does not allow orders through this shop.",
+    "workflow_invocation_failed": "The checkout service had a problem. Please try again later.",
+    "variant_selections_invalid": "The chosen product options are not available.",
+    "variant_selections_required": (
+        "Please choose the product options (such as size or colour) first."
+    ),
+    "form_validation_error": (
+        "The merchant refused some order details. Check your shipping address and contact details."
+    ),
+    "captcha_blocked": (
+        "The merchant's website blocked the checkout. Please buy from the merchant directly."
+    ),
+    "bot_protection_blocked": (
+        "The merchant's website blocked the checkout. Please buy from the merchant directly."
+    ),
+    "constraint_total_price_exceeded": (
+        "The total with shipping and tax would have been higher than the price shown, so "
+        "the order was not placed."
+    ),
+    "constraint_shipping_cost_exceeded": (
+        "Shipping would have cost more than allowed, so the order was not placed."
+    ),
+    "promo_code_discovery_not_enabled": "Promo codes cannot be looked up for this order.",
+    "product_not_found": "The merchant no longer sells this product.",
+}
+
+PROMO_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MAX_PROMO_CODES = 16
+US_POSTAL_CODE = re.compile(r"^\d{5}(-\d{4})?$")
+BUYER_REQUIRED = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address1",
+    "city",
+    "province",
+    "postal_code",
+    "country",
+)
+BUYER_FIELD_MAX_LENGTH = 255
+INT32_MAX = 2**31 - 1
+#: How far Rye's clock and ours may differ when an intent is matched by its creation time.
+CLOCK_SKEW = timedelta(minutes=2)
+LIST_PAGE_SIZE = 100
+
+
+def failure_message(code: str) -> str:
+    """The customer's message for a ``failureReason.code`` (a generic one for new codes)."""
+    return FAILURE_MESSAGES.get(code, FAILURE_MESSAGES["unknown"])
+
+
+class RyeProvider(HttpProvider):
+    """Options: ``API_KEY`` (required), ``BASE_URL`` (default: staging), ``CONNECT_TIMEOUT``,
+    ``READ_TIMEOUT``, ``LOOKUP_PAGES`` (pages of 100 intents read to find an order whose purchase
+    answer was lost, default 5), ``NOT_FOUND_AFTER`` (seconds after which such an order missing
+    from Rye's complete list was never placed, default 600)."""
+
+    display_name = "Rye"
+    default_base_url = STAGING_BASE_URL
+    required_options = ("API_KEY",)
+    secret_options = ("API_KEY",)
+    sensitive_keys = ("nekudaUserId", "nekudaMandateData")
+    requires_buyer = True
+
+    # -- the purchase
+
+    def prepare(self, request: PurchaseRequest) -> None:
+        self.purchase_body(request)
+
+    def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
+        response = self.request(
+            log,
+            "purchase",
+            "POST",
+            PURCHASE_PATH,
+            safe_to_retry=False,
+            json=self.purchase_body(request),
+            headers={**self._headers(), "Idempotency-Key": request.order_id},
+        )
+        intent = self.json_body(response, safe_to_retry=False)
+        if not intent.get("id"):
+            raise OutcomeUnknown(
+                "Rye accepted the purchase but its answer names no checkout intent."
+            )
+        return self.result_for(intent)
+
+    def purchase_body(self, request: PurchaseRequest) -> dict[str, Any]:
+        """The documented purchase body; :class:`InvalidRequest` for what Rye would refuse."""
+        problems: list[str] = []
+        if request.currency != "USD":
+            problems.append(
+                f"Rye sells in US dollars only; this product is priced in {request.currency}."
+            )
+        url = urlsplit(request.product_id)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            problems.append(
+                "This product has no Rye product URL (its Rye product id must be its URL)."
+            )
+        if not 1 <= request.quantity <= INT32_MAX:
+            problems.append("Choose a quantity of at least 1.")
+        max_total = int((request.total * 100).to_integral_value(rounding=ROUND_DOWN))
+        if not 0 < max_total <= INT32_MAX:
+            problems.append("The order total is out of the range Rye accepts.")
+        promo_codes = list(request.options.get("promo_codes") or [])
+        if len(promo_codes) > MAX_PROMO_CODES or not all(
+            isinstance(code, str) and PROMO_CODE.match(code) for code in promo_codes
+        ):
+            problems.append(
+                f"Use at most {MAX_PROMO_CODES} promo codes of letters, digits, '_' and '-' "
+                "(32 characters at most)."
+            )
+        problems += buyer_problems(request.buyer)
+        payment_method, payment_problem = payment_method_body(
+            request.method.reference, request.method.data
+        )
+        if payment_problem:
+            problems.append(payment_problem)
+        buyer = request.buyer
+        if problems or buyer is None:
+            raise InvalidRequest(" ".join(problems), customer_message=" ".join(problems))
+        body: dict[str, Any] = {
+            "buyer": buyer_body(buyer),
+            "productUrl": request.product_id,
+            "quantity": request.quantity,
+            "paymentMethod": payment_method,
+            "constraints": {"maxTotalPrice": max_total},
+            "referenceId": request.order_id,
+        }
+        if promo_codes:
+            body["promoCodes"] = promo_codes
+        return body
+
+    # -- where an order stands
+
+    def fetch_status(self, request: StatusRequest, log: ExchangeLog) -> ProviderResult:
+        if not request.provider_order_id:
+            return self.result_for(self.find_intent(request, log))
+        response = self.request(
+            log,
+            "fetch_status",
+            "GET",
+            f"{INTENTS_PATH}/{quote(request.provider_order_id, safe='')}",
+            safe_to_retry=True,
+            headers=self._headers(),
+        )
+        return self.result_for(self.json_body(response, safe_to_retry=True))
+
+    def find_intent(self, request: StatusRequest, log: ExchangeLog) -> dict[str, Any]:
+        """The intent of an order whose purchase answer was lost, found in Rye's list by its
+        ``referenceId`` (our order id). Not found is "never placed" only once the whole list
+        since the order was read, ``NOT_FOUND_AFTER`` has passed, and no intent without a
+        reference was created meanwhile; anything less is left to an operator."""
+        longest_call = timedelta(seconds=(self.timeout.connect or 0) + (self.timeout.read or 0))
+        window_start = request.created_at - CLOCK_SKEW
+        window_end = request.created_at + longest_call + CLOCK_SKEW
+        unreferenced: list[str] = []
+        complete = False
+        for intents, is_last in self._intent_pages(log, since=window_start):
+            complete = is_last
+            for intent in intents:
+                if intent.get("referenceId") == request.order_id:
+                    return intent
+                moment = _timestamp(intent.get("createdAt"))
+                if not intent.get("referenceId") and (
+                    moment is None or window_start <= moment <= window_end
+                ):
+                    unreferenced.append(str(intent.get("id")))
+        if unreferenced:
+            raise OutcomeUnknown(
+                f"No Rye checkout intent has referenceId {request.order_id}, but some without one "
+                f"were created meanwhile ({', '.join(unreferenced)}): an operator must check.",
+                code="rye_intent_ambiguous",
+            )
+        waited = (timezone.now() - request.created_at).total_seconds()
+        if complete and waited >= float(self.options.get("NOT_FOUND_AFTER", 600)):
+            raise OrderNotFound(
+                f"Rye lists no checkout intent with referenceId {request.order_id}."
+            )
+        raise OutcomeUnknown(
+            f"Rye lists no checkout intent with referenceId {request.order_id} "
+            + ("yet." if complete else "in the pages read (LOOKUP_PAGES): an operator must check."),
+            code="rye_intent_not_listed",
+        )
+
+    def _intent_pages(
+        self, log: ExchangeLog, *, since: datetime
+    ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        """Pages of Rye's list of intents, each with whether it ends the list: no next page,
+        or a list sorted newest first that reached back before ``since``."""
+        params: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
+        for _ in range(int(self.options.get("LOOKUP_PAGES", 5))):
+            response = self.request(
+                log,
+                "find_intent",
+                "GET",
+                INTENTS_PATH,
+                safe_to_retry=True,
+                params=params,
+                headers=self._headers(),
+            )
+            page = self.json_body(response, safe_to_retry=True)
+            if not isinstance(page.get("data"), list):
+                raise ProviderUnavailable("Rye's list of checkout intents has no 'data' list.")
+            intents = [intent for intent in page["data"] if isinstance(intent, dict)]
+            created = [_timestamp(intent.get("createdAt")) for intent in intents]
+            newest_first = None not in created and created == sorted(created, reverse=True)
+            page_info = page.get("pageInfo") or {}
+            cursor = page_info.get("endCursor") if page_info.get("hasNextPage") else None
+            last = not cursor or (newest_first and bool(created) and created[-1] < since)
+            yield intents, last
+            if last:
+                return
+            params = {"limit": LIST_PAGE_SIZE, "after": cursor}
+
+    @staticmethod
+    def result_for(intent: Mapping[str, Any]) -> ProviderResult:
+        """Map an intent's ``state`` onto our statuses."""
+        intent_id = str(intent.get("id") or "")
+        state = str(intent.get("state") or "")
+        if state == "completed":
+            order_id = str(intent.get("orderId") or intent_id)
+            return ProviderResult(ProviderStatus.COMPLETED, order_id, progress=state)
+        if state == "failed":
+            reason = intent.get("failureReason") or {}
+            code = (
+                str(reason.get("code") or "unknown") if isinstance(reason, Mapping) else "unknown"
+            )
+            return ProviderResult(
+                ProviderStatus.FAILED,
+                intent_id,
+                progress=state,
+                error_code=f"rye_{code}"[:100],
+                error_message=failure_message(code),
+            )
+        if state == "requires_action":
+            return ProviderResult(
+                ProviderStatus.REQUIRES_ACTION,
+                intent_id,
+                next_action=intent.get("nextAction") or {},
+                progress=state,
+            )
+        return ProviderResult(ProviderStatus.PROCESSING, intent_id, progress=state[:50])
+
+    # -- errors
+
+    def error_for_response(self, response: httpx.Response, body: Any) -> ProviderError | None:
+        """Rye's documented error bodies ``{name, message}`` (422 adds ``fields``). Field values
+        are left out: Rye echoes them, tokens included."""
+        status = response.status_code
+        name, message, fields = _error_parts(body)
+        detail = f"Rye answered HTTP {status} {name}: {message}" + (
+            f" ({fields})" if fields else ""
+        )
+        detail = self.redactor.text(detail)
+        is_purchase = response.request.method == "POST"
+        if status == 401:
+            return AuthenticationFailed(detail)
+        if status == 422:
+            return InvalidRequest(
+                detail, customer_message=f"The order details were refused: {fields or message}."
+            )
+        if status == 404 and not is_purchase:
+            return OrderNotFound(detail)
+        if status in (429, 503):
+            return ProviderUnavailable(detail, retry_after=retry_after_seconds(response))
+        if status >= 500:
+            return OutcomeUnknown(detail) if is_purchase else ProviderUnavailable(detail)
+        return InvalidRequest(detail)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.options['API_KEY']}", "Accept": "application/json"}
+
+
+# --- the purchase body's parts ----------------------------------------------------------------
+
+
+def buyer_problems(buyer: Buyer | None) -> list[str]:
+    """What Rye would refuse in the buyer: missing fields, a non-US address, a bad email,
+    phone number or ZIP code."""
+    if buyer is None:
+        return ["Add a shipping address to your account before buying."]
+    problems = []
+    missing = [
+        name.replace("_", " ") for name in BUYER_REQUIRED if not str(getattr(buyer, name)).strip()
+    ]
+    if missing:
+        problems.append(f"Your shipping details lack: {', '.join(missing)}.")
+    too_long = [
+        name for name, value in vars(buyer).items() if len(str(value)) > BUYER_FIELD_MAX_LENGTH
+    ]
+    if too_long:
+        problems.append(
+            f"Shorten your {', '.join(too_long)} to {BUYER_FIELD_MAX_LENGTH} characters."
+        )
+    if buyer.country and buyer.country != "US":
+        problems.append("Rye ships to addresses in the United States only.")
+    if buyer.email:
+        try:
+            validate_email(buyer.email)
+        except ValidationError:
+            problems.append("Enter a valid email address.")
+    if buyer.phone and not 10 <= len(re.sub(r"\D", "", buyer.phone)) <= 15:
+        problems.append("Enter a phone number with 10 to 15 digits.")
+    if buyer.postal_code and buyer.country == "US" and not US_POSTAL_CODE.match(buyer.postal_code):
+        problems.append("Enter a US ZIP code such as 10001 or 10001-1234.")
+    return problems
+
+
+def buyer_body(buyer: Buyer) -> dict[str, str]:
+    body = {
+        "firstName": buyer.first_name,
+        "lastName": buyer.last_name,
+        "email": buyer.email,
+        "phone": buyer.phone,
+        "address1": buyer.address1,
+        "city": buyer.city,
+        "province": buyer.province,
+        "postalCode": buyer.postal_code,
+        "country": buyer.country,
+    }
+    if buyer.address2:
+        body["address2"] = buyer.address2
+    return body
+
+
+def payment_method_body(reference: str, data: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The ``paymentMethod`` for a saved method (``data["type"]`` picks the kind, the reference
+    is the token), or a problem to report."""
+    kind = str(data.get("type") or "")
+    if kind in TOKEN_FIELDS:
+        if not reference:
+            return {}, "The saved payment method has no token; add it again."
+        body: dict[str, Any] = {"type": kind, TOKEN_FIELDS[kind]: reference}
+        if kind == "nekuda_token" and data.get("nekudaMandateData"):
+            body["nekudaMandateData"] = dict(data["nekudaMandateData"])
+        return body, ""
+    if kind == "drawdown":
+        return {"type": kind}, ""
+    if kind == "x402":
+        if data.get("network") not in X402_NETWORKS:
+            return {}, f"An x402 payment method needs a network: one of {', '.join(X402_NETWORKS)}."
+        return {"type": kind, "network": data["network"]}, ""
+    known = ", ".join([*TOKEN_FIELDS, *TOKENLESS_TYPES])
+    return {}, f"This payment method cannot be used with Rye (its type must be one of: {known})."
+
+
+# --- reading Rye's answers --------------------------------------------------------------------
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _error_parts(body: Any) -> tuple[str, str, str]:
+    """``name``, ``message`` and the 422 ``fields`` messages (never their values)."""
+    if not isinstance(body, Mapping):
+        return "Error", str(body or "")[:200], ""
+    fields = body.get("fields")
+    described = (
+        "; ".join(
+            f"{field}: {detail.get('message', 'invalid')}"
+            if isinstance(detail, Mapping)
+            else str(field)
+            for field, detail in fields.items()
+        )
+        if isinstance(fields, Mapping)
+        else ""
+    )
+    return str(body.get("name") or "Error"), str(body.get("message") or ""), described
