@@ -13,7 +13,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 DEFAULTS: dict[str, Any] = {
-    # Dotted path to ``callable(reference: str, request_or_none) -> Offer | None``.
+    # Dotted path to ``callable(reference: str) -> Offer | None``: the shop's price, never the client's.
     "PRODUCT_RESOLVER": None,
     # Dotted path to ``callable(user) -> Buyer | None``: name, email, phone and shipping
     # address, for providers that ship physical goods.

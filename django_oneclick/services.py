@@ -122,6 +122,10 @@ def _apply_result(order: OneClickOrder, result: ProviderResult) -> None:
         fields["provider_order_id"] = result.provider_order_id
     if result.progress:
         fields["progress"] = result.progress
+    if result.status == ProviderStatus.COMPLETED:
+        # An earlier "unknown" or a gave-up note no longer describes the order; the exchange
+        # log keeps the history.
+        fields["error_code"] = fields["error_message"] = ""
     if result.status == ProviderStatus.FAILED:
         fields["error_code"] = result.error_code or "failed"
         fields["error_message"] = _redacted(order, result.error_message)
@@ -218,8 +222,7 @@ def _choose_method(user: Any, payment_method_id: int | None) -> PaymentMethod:
             )
     if method.provider not in configured_names():
         raise OrderRequestInvalid({"payment_method": ["This payment method is not available."]})
-    expired = method.expires and method.expires < timezone.localdate()
-    if expired or not check_method_usable(method):
+    if not method_is_usable(method):
         raise OrderRequestInvalid(
             {"payment_method": ["This payment method must be entered again before it can be used."]}
         )
@@ -230,10 +233,11 @@ def saved_method(method: PaymentMethod) -> SavedMethod:
     return SavedMethod(reference=method.reference, label=method.label, data=method.data)
 
 
-def check_method_usable(method: PaymentMethod) -> bool:
-    """Ask the provider whether a saved method still works (e.g. Firmly's key rotated); one it
-    refuses is marked ``needs_reentry`` so the button asks the customer to enter it again."""
-    if method.needs_reentry:
+def method_is_usable(method: PaymentMethod) -> bool:
+    """Whether a saved method can be charged now: not flagged, not expired, and still accepted by
+    its provider (e.g. Firmly's key rotated). One the provider refuses is marked ``needs_reentry``
+    so the button asks the customer to enter it again."""
+    if method.needs_reentry or (method.expires and method.expires < timezone.localdate()):
         return False
     if get_provider(method.provider).method_is_usable(saved_method(method)):
         return True
@@ -344,7 +348,7 @@ def _call_provider(order: OneClickOrder, purchase: PurchaseRequest) -> None:
     except ProviderError as exc:
         _apply_error(order, exc)
         if exc.nothing_charged and order.payment_method is not None:
-            check_method_usable(order.payment_method)
+            method_is_usable(order.payment_method)
         return
     except Exception as exc:
         # A bug or an unforeseen failure after we may have sent the order: never guess.

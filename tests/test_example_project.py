@@ -22,6 +22,12 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def example_env(database):
+    """The example shop's environment: its own settings and database, no provider credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONECLICK_") and k != "DJANGO_SETTINGS_MODULE"}
+    return {**env, "DATABASE_URL": f"sqlite:///{database}", "PYTHONUNBUFFERED": "1"}
+
+
 @pytest.mark.django_db
 def test_package_migrations_are_committed():
     out = StringIO()
@@ -33,7 +39,7 @@ def test_example_shop_migrations_are_committed(tmp_path):
     result = subprocess.run(
         [sys.executable, "example_project/manage.py", "makemigrations", "--check", "--dry-run"],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}"},
+        env=example_env(tmp_path / "check.sqlite3"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -44,9 +50,7 @@ def test_example_shop_migrations_are_committed(tmp_path):
 @pytest.fixture
 def demo_shop(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONECLICK_")}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", PYTHONUNBUFFERED="1")
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env = example_env(tmp_path / "demo.sqlite3")
     process = subprocess.Popen(
         [sys.executable, "example_project/manage.py", "demo", f"127.0.0.1:{port}"],
         cwd=ROOT,

@@ -18,8 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import resolve_url
-from django.utils import timezone
 
+from django_oneclick import services
 from django_oneclick.conf import oneclick_settings
 from django_oneclick.models import PaymentMethod
 from django_oneclick.offers import resolve_offer
@@ -77,11 +77,6 @@ def _chosen_method(user: Any, payment_method: Any) -> PaymentMethod | None:
     return methods.filter(pk=pk).first()
 
 
-def _must_reenter(method: PaymentMethod) -> bool:
-    """Mirrors the refusal in ``services.place_order``: flagged by the provider, or expired."""
-    return method.needs_reentry or bool(method.expires and method.expires < timezone.localdate())
-
-
 def _first_on_page(request: HttpRequest) -> bool:
     if getattr(request, _ASSETS_RENDERED, False):
         return False
@@ -127,7 +122,7 @@ def oneclick_button(
     method = _chosen_method(request.user, payment_method)
     if method is None or method.provider not in configured_names():
         return {**button, "state": "no_method"}
-    if _must_reenter(method):
+    if not services.method_is_usable(method):
         return {**button, "state": "reentry", "method": method}
     key = str(uuid.uuid4())
     return {

@@ -8,6 +8,7 @@ acted upon, a dropped connection, a malformed body.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -187,10 +188,8 @@ class FakeProviderServer:
     @staticmethod
     def _close(handler: BaseHTTPRequestHandler) -> None:
         handler.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             handler.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     @staticmethod
     def _write(handler: BaseHTTPRequestHandler, response: FakeResponse) -> None:
