@@ -103,3 +103,31 @@ def test_demo_serves_a_shop_where_demo_buys_with_one_click(demo_shop):
         assert order.json()["status"] == "completed"
         assert order.json()["total"] == "19.99"
         assert "Espresso cup" in browser.get("/orders/").text
+
+
+def test_demo_worker_settles_an_order_nobody_watches(demo_shop):
+    """An asynchronous order is completed by the demo's background worker (db_worker), with no
+    one reading the order: the "My orders" page does not ask the provider."""
+    with httpx.Client(base_url=demo_shop, follow_redirects=True, timeout=30) as browser:
+        browser.get("/accounts/login/")
+        browser.post(
+            "/accounts/login/",
+            data={"username": "demo", "password": "demo", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        )
+        methods = browser.get("/oneclick/api/payment-methods/").json()
+        later = next(m for m in methods if m["label"] == "Sandbox: completes a moment later")
+        order = browser.post(
+            "/oneclick/api/orders/",
+            json={"product": "field-notes", "payment_method": later["id"]},
+            headers={"X-CSRFToken": browser.cookies["csrftoken"], "Idempotency-Key": "demo-worker-1"},
+        ).json()
+        assert order["status"] == "processing"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listing = browser.get("/orders/").text
+            row = listing.split(order["id"], 1)[1].split("</tr>", 1)[0]
+            if "Completed" in row:
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"the worker did not settle the order: {row}")

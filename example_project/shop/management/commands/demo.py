@@ -1,12 +1,18 @@
 """Set up the example shop and serve it: ``python example_project/manage.py demo [addrport]``.
 
 Idempotent: migrates, creates the user demo/demo, a few products and saved payment methods
-(sandbox test methods, and one for each provider fake it starts on 127.0.0.1), then serves.
+(sandbox test methods, and one for each provider fake it starts on 127.0.0.1), starts the
+background task worker (``db_worker``, which settles unsettled orders), then serves.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -47,10 +53,14 @@ class Command(BaseCommand):
             action="store_true",
             help="Do not start the provider fakes (use the real providers configured in the environment).",
         )
+        parser.add_argument("--no-worker", action="store_true", help="Do not start the background task worker.")
         parser.add_argument("--no-serve", action="store_true", help="Set everything up, then exit.")
 
-    def handle(self, *args: Any, addrport: str, no_fakes: bool, no_serve: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, addrport: str, no_fakes: bool, no_worker: bool, no_serve: bool, **options: Any
+    ) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)
         fakes = {} if no_fakes else self.start_fakes()
         user = self.demo_user()
         self.products(fakes)
@@ -63,10 +73,18 @@ class Command(BaseCommand):
             + f"Providers: {', '.join(oneclick_settings.PROVIDERS)}"
             + (f" (fakes on 127.0.0.1: {', '.join(fakes)})" if fakes else "")
         )
-        if not no_serve:
-            call_command("runserver", addrport, use_reloader=False)
-        for fake in fakes.values():
-            fake.stop()
+        worker = None if (no_serve or no_worker) else self.start_worker(fakes)
+        # Stopped by SIGTERM as by Ctrl+C: the worker and the fakes are stopped with the shop.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+        try:
+            if not no_serve:
+                call_command("runserver", addrport, use_reloader=False)
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=10)
+            for fake in fakes.values():
+                fake.stop()
 
     def start_fakes(self) -> dict[str, Any]:
         """Start each provider's fake and point the provider at it."""
@@ -78,6 +96,18 @@ class Command(BaseCommand):
         oneclick_settings.reload()
         registry.reset()
         return fakes
+
+    def start_worker(self, fakes: dict[str, Any]) -> subprocess.Popen:
+        """``manage.py db_worker`` in its own process, told where the fakes listen through the
+        same ONECLICK_<PROVIDER>_<OPTION> variables a real deployment uses."""
+        env = dict(os.environ)
+        for name, fake in fakes.items():
+            for option, value in fake.provider_options().items():
+                env[f"ONECLICK_{name.upper()}_{option}"] = str(value)
+        manage = Path(settings.BASE_DIR) / "manage.py"
+        self.stdout.write("Background task worker: manage.py db_worker (settles processing and unknown orders)")
+        command = [sys.executable, str(manage), "db_worker", "--interval", "1"]
+        return subprocess.Popen(command, env=env)  # noqa: S603 (our own interpreter and script)
 
     def demo_user(self) -> Any:
         user_model = get_user_model()
