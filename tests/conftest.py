@@ -1,4 +1,3 @@
-import os
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -7,7 +6,7 @@ from django_oneclick.models import PaymentMethod
 from django_oneclick.providers import registry
 from tests.postgres import PostgresUnavailable, TestPostgres
 
-ON_CI = bool(os.environ.get("CI"))
+pytest_plugins = ["tests.chromium"]
 
 
 @pytest.fixture(scope="session")

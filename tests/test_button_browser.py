@@ -6,13 +6,7 @@ is a failure.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -20,44 +14,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 from django_oneclick.models import OneClickOrder, ProviderExchange
 from tests.conftest import add_method
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOT = "/tmp/button.png"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=900,600",
-]
+
 WAIT_SECONDS = 20
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser():
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
-    if missing:
-        message = f"Browser tests need {', '.join(missing)}."
-        if os.environ.get("CI"):
-            pytest.fail(message + " CI is set, so this is a failure, not a skip.")
-        pytest.skip(message)
-    profile = tempfile.mkdtemp(prefix="oneclick-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in [*CHROMIUM_ARGS, f"--user-data-dir={profile}"]:
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def sign_in_and_open(browser, live_server, path: str = "/products/book/") -> None:

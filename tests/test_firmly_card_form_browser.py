@@ -7,9 +7,6 @@ Skipped only when Chromium is missing on a developer's machine; with CI set, tha
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import uuid
 from datetime import date
 
@@ -21,8 +18,6 @@ from django.http import HttpResponse
 from django.template import engines
 from django.test import Client
 from django.urls import path
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -31,19 +26,6 @@ from django_oneclick.models import PaymentMethod
 from django_oneclick.testing.firmly import FirmlyFake
 from tests.urls import urlpatterns as shop_urlpatterns
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-sync",
-    "--no-first-run",
-]
 CARD = {"name": "Ada Lovelace", "number": "4242 4242 4242 4242", "month": "7", "year": str(date.today().year + 2)}
 CVV = "9731"
 DIGITS = CARD["number"].replace(" ", "")
@@ -58,26 +40,6 @@ def card_page(request):
 
 
 urlpatterns = [path("cards/", card_page), *shop_urlpatterns]
-
-
-@pytest.fixture
-def browser():
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {', '.join(missing)} is missing.")
-        pytest.skip(f"The browser test needs {', '.join(missing)}.")
-    profile = tempfile.mkdtemp(prefix="oneclick-firmly-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in [*CHROMIUM_ARGS, f"--user-data-dir={profile}"]:
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

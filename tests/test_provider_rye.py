@@ -235,7 +235,7 @@ def test_a_non_us_address_is_refused(api, customer, rye, settings):
 def test_an_invalid_address_is_refused(rye, change, expected):
     from dataclasses import replace
 
-    from django_oneclick.providers.rye import buyer_problems
+    from django_oneclick.providers.rye import rye_buyer_problems as buyer_problems
 
     buyer = Buyer("Ada", "Lovelace", "ada@example.com", "+12125551234", "1 Main St", "New York", "NY", "10001", "US")
     assert buyer_problems(buyer) == []

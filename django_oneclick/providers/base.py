@@ -8,6 +8,7 @@ order and its state, and gets every call recorded through the :class:`ExchangeLo
 from __future__ import annotations
 
 import enum
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from typing import Any, ClassVar, Protocol
 
 from django.core.checks import CheckMessage
 from django.core.checks import Error as CheckError
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from django_oneclick.redaction import Redactor
 
@@ -120,6 +123,36 @@ class Buyer:
     postal_code: str
     country: str
     address2: str = ""
+
+
+#: Buyer fields every shipping provider needs.
+BUYER_REQUIRED = ("first_name", "last_name", "email", "phone", "address1", "city", "province", "postal_code", "country")
+BUYER_FIELD_MAX_LENGTH = 255
+
+
+def buyer_problems(buyer: Buyer | None) -> list[str]:
+    """What a shipping provider would refuse in the buyer's details, in the customer's words:
+    missing or overlong fields, an invalid email, phone number (8 to 15 digits, E.164) or
+    country code (ISO 3166 alpha-2). Providers add their own rules (e.g. US addresses only)."""
+    if buyer is None:
+        return ["Add a shipping address to your account before buying."]
+    problems = []
+    missing = [name.replace("_", " ") for name in BUYER_REQUIRED if not str(getattr(buyer, name)).strip()]
+    if missing:
+        problems.append(f"Your shipping details lack: {', '.join(missing)}.")
+    too_long = [name for name, value in vars(buyer).items() if len(str(value)) > BUYER_FIELD_MAX_LENGTH]
+    if too_long:
+        problems.append(f"Shorten your {', '.join(too_long)} to {BUYER_FIELD_MAX_LENGTH} characters.")
+    if buyer.email.strip():
+        try:
+            validate_email(buyer.email)
+        except ValidationError:
+            problems.append("Enter a valid email address.")
+    if buyer.phone.strip() and not 8 <= len(re.sub(r"\D", "", buyer.phone)) <= 15:
+        problems.append("Enter a phone number with 8 to 15 digits, country code included.")
+    if buyer.country.strip() and not re.fullmatch(r"[A-Z]{2}", buyer.country):
+        problems.append("Use a two-letter country code such as US.")
+    return problems
 
 
 @dataclass(frozen=True)

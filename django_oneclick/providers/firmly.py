@@ -27,8 +27,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils import timezone
 from httpx_sse import EventSource, ServerSentEvent
 from jwcrypto import jwe, jwk
@@ -49,6 +47,7 @@ from django_oneclick.providers.base import (
     PurchaseRequest,
     SavedMethod,
     StatusRequest,
+    buyer_problems,
 )
 from django_oneclick.providers.http import HttpProvider
 
@@ -104,8 +103,6 @@ _MAX_JWE_LENGTH = 4000  # PaymentMethod.reference
 _TOKEN_RENEW_MARGIN = 30.0
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _DIGITS = re.compile(r"^\d+$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_PHONE = re.compile(r"^\+?[\d ()./-]{7,20}$")
 
 
 # --- the card as a JWE ---------------------------------------------------------------------------
@@ -331,12 +328,12 @@ class FirmlyProvider(HttpProvider):
                 f"The saved Firmly card is not a JWE: {exc}",
                 customer_message=ERRORS["InvalidCard"][2],
             ) from exc
-        problems = _address_problems(request.buyer)
+        problems = buyer_problems(request.buyer)
         if problems:
             raise InvalidRequest(
-                f"Buyer address refused before sending: {', '.join(problems)}.",
+                f"Buyer address refused before sending: {' '.join(problems)}",
                 code="invalid_address",
-                customer_message=f"Please complete your shipping address: {', '.join(problems)}.",
+                customer_message=" ".join(problems),
             )
 
     @staticmethod
@@ -473,31 +470,3 @@ def _address(buyer: Buyer) -> dict[str, str]:
     if buyer.address2:
         address["address2"] = buyer.address2
     return address
-
-
-def _address_problems(buyer: Buyer | None) -> list[str]:
-    """What is missing or malformed in the buyer's address, in the customer's words."""
-    if buyer is None:
-        return ["no shipping address"]
-    labels = {
-        "first_name": "first name",
-        "last_name": "last name",
-        "email": "email",
-        "phone": "phone",
-        "address1": "street address",
-        "city": "city",
-        "province": "state or province",
-        "postal_code": "postal code",
-        "country": "country",
-    }
-    problems = [label for name, label in labels.items() if not str(getattr(buyer, name)).strip()]
-    if buyer.email and "email" not in problems:
-        try:
-            validate_email(buyer.email)
-        except ValidationError:
-            problems.append("a valid email")
-    if buyer.phone and not _PHONE.match(buyer.phone):
-        problems.append("a valid phone number")
-    if buyer.country and not _COUNTRY.match(buyer.country):
-        problems.append("a two-letter country code")
-    return problems

@@ -21,8 +21,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils import timezone
 
 from django_oneclick.providers.base import (
@@ -38,6 +36,7 @@ from django_oneclick.providers.base import (
     ProviderUnavailable,
     PurchaseRequest,
     StatusRequest,
+    buyer_problems,
 )
 from django_oneclick.providers.http import HttpProvider, retry_after_seconds
 
@@ -114,18 +113,6 @@ FAILURE_MESSAGES: dict[str, str] = {
 PROMO_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_PROMO_CODES = 16
 US_POSTAL_CODE = re.compile(r"^\d{5}(-\d{4})?$")
-BUYER_REQUIRED = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address1",
-    "city",
-    "province",
-    "postal_code",
-    "country",
-)
-BUYER_FIELD_MAX_LENGTH = 255
 INT32_MAX = 2**31 - 1
 #: How far Rye's clock and ours may differ when an intent is matched by its creation time.
 CLOCK_SKEW = timedelta(minutes=2)
@@ -197,7 +184,7 @@ class RyeProvider(HttpProvider):
                 f"Use at most {MAX_PROMO_CODES} promo codes of letters, digits, '_' and '-' "
                 "(32 characters at most)."
             )
-        problems += buyer_problems(request.buyer)
+        problems += rye_buyer_problems(request.buyer)
         payment_method, payment_problem = payment_method_body(
             request.method.reference, request.method.data
         )
@@ -362,33 +349,13 @@ class RyeProvider(HttpProvider):
 # --- the purchase body's parts ----------------------------------------------------------------
 
 
-def buyer_problems(buyer: Buyer | None) -> list[str]:
-    """What Rye would refuse in the buyer: missing fields, a non-US address, a bad email,
-    phone number or ZIP code."""
+def rye_buyer_problems(buyer: Buyer | None) -> list[str]:
+    """What Rye would refuse in the buyer: the common checks, plus a US address and ZIP code."""
+    problems = buyer_problems(buyer)
     if buyer is None:
-        return ["Add a shipping address to your account before buying."]
-    problems = []
-    missing = [
-        name.replace("_", " ") for name in BUYER_REQUIRED if not str(getattr(buyer, name)).strip()
-    ]
-    if missing:
-        problems.append(f"Your shipping details lack: {', '.join(missing)}.")
-    too_long = [
-        name for name, value in vars(buyer).items() if len(str(value)) > BUYER_FIELD_MAX_LENGTH
-    ]
-    if too_long:
-        problems.append(
-            f"Shorten your {', '.join(too_long)} to {BUYER_FIELD_MAX_LENGTH} characters."
-        )
+        return problems
     if buyer.country and buyer.country != "US":
         problems.append("Rye ships to addresses in the United States only.")
-    if buyer.email:
-        try:
-            validate_email(buyer.email)
-        except ValidationError:
-            problems.append("Enter a valid email address.")
-    if buyer.phone and not 10 <= len(re.sub(r"\D", "", buyer.phone)) <= 15:
-        problems.append("Enter a phone number with 10 to 15 digits.")
     if buyer.postal_code and buyer.country == "US" and not US_POSTAL_CODE.match(buyer.postal_code):
         problems.append("Enter a US ZIP code such as 10001 or 10001-1234.")
     return problems
