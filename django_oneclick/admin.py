@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 
 from django_oneclick import services
@@ -76,6 +78,11 @@ class OneClickOrderAdmin(admin.ModelAdmin):
     inlines = [ProviderExchangeInline]
     actions = ["refresh_status", "retry_as_new_order"]
     exclude = ["request_fingerprint"]
+
+    @method_decorator(transaction.non_atomic_requests)
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        """The actions call providers: never inside ATOMIC_REQUESTS (see services.place_order)."""
+        return super().changelist_view(request, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [f.name for f in self.model._meta.fields if f.name != "request_fingerprint"]

@@ -259,6 +259,8 @@ def place_order(
 ) -> PlacedOrder:
     """Place a one-click order exactly once per (user, idempotency key).
 
+    Call it outside any transaction (the app's views opt out of ``ATOMIC_REQUESTS``): the order
+    is committed before the provider is called, so a crash can never lose a charged order.
     Raises :class:`OrderRequestInvalid` for bad input (nothing written) and
     :class:`IdempotencyConflict` for a key in flight or reused with another body.
     """

@@ -1,9 +1,14 @@
-"""The HTML side: the no-JavaScript purchase form, the order page, the sandbox's action page."""
+"""The HTML side: the no-JavaScript purchase form, the order page, the sandbox's action page.
+
+Views that may call a provider are never wrapped in ``ATOMIC_REQUESTS``: an order must be
+committed before its provider is called.
+"""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,6 +29,7 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
     return redirect(target)
 
 
+@transaction.non_atomic_requests
 @require_POST
 @login_required
 def buy(request: HttpRequest) -> HttpResponse:
@@ -57,6 +63,7 @@ def buy(request: HttpRequest) -> HttpResponse:
     return redirect("django_oneclick:order", public_id=placed.order.public_id)
 
 
+@transaction.non_atomic_requests
 @login_required
 def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     order = get_object_or_404(OneClickOrder, public_id=public_id, owner=request.user)
@@ -64,6 +71,7 @@ def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "django_oneclick/order_detail.html", {"order": order})
 
 
+@transaction.non_atomic_requests
 @login_required
 @require_http_methods(["GET", "POST"])
 def sandbox_action(request: HttpRequest, order_id: str) -> HttpResponse:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+from django.utils.decorators import method_decorator
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -50,6 +52,8 @@ def idempotency_key(request: Request) -> str:
     return key
 
 
+# Never inside ATOMIC_REQUESTS: an order is committed before its provider is called.
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = OrderSerializer
     permission_classes = [IsAuthenticated]
