@@ -131,3 +131,15 @@ def test_demo_worker_settles_an_order_nobody_watches(demo_shop):
             time.sleep(1)
         else:
             pytest.fail(f"the worker did not settle the order: {row}")
+
+
+def test_demo_payment_methods_page_offers_the_firmly_card_form(demo_shop):
+    with httpx.Client(base_url=demo_shop, follow_redirects=True, timeout=30) as browser:
+        browser.get("/accounts/login/")
+        browser.post(
+            "/accounts/login/",
+            data={"username": "demo", "password": "demo", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        )
+        page = browser.get("/payment-methods/").text
+        assert "Add a card (Firmly)" in page
+        assert "firmly-card.js" in page and '"kty": "RSA"' in page.replace("&quot;", '"')

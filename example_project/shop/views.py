@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 
 from django_oneclick import services
+from django_oneclick.conf import oneclick_settings
 from django_oneclick.models import OneClickOrder, PaymentMethod
 from django_oneclick.providers.sandbox import BEHAVIOURS
 from shop.models import Product
@@ -48,5 +49,9 @@ def payment_methods(request):
     return render(
         request,
         "shop/payment_methods.html",
-        {"methods": PaymentMethod.objects.filter(owner=request.user), "behaviours": BEHAVIOURS},
+        {
+            "methods": PaymentMethod.objects.filter(owner=request.user),
+            "behaviours": BEHAVIOURS,
+            "firmly_enabled": "firmly" in oneclick_settings.PROVIDERS,
+        },
     )
