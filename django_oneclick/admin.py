@@ -47,6 +47,20 @@ class PaymentMethodAdmin(admin.ModelAdmin):
         # Methods come from the provider (checkout, card form); staff cannot invent references.
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: PaymentMethod | None = None) -> bool:
+        # The provider may need a method to settle its unsettled orders.
+        if obj is not None and services.method_in_use(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # would bypass the check above
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: PaymentMethod) -> None:
+        services.remove_method(obj)
+
 
 class ProviderExchangeInline(admin.TabularInline):
     model = ProviderExchange
@@ -124,6 +138,8 @@ class OneClickOrderAdmin(admin.ModelAdmin):
             except services.OrderRequestInvalid as exc:
                 problems = "; ".join(m for msgs in exc.errors.values() for m in msgs)
                 self.message_user(request, f"{order.public_id}: {problems}", messages.ERROR)
+            except services.IdempotencyConflict as exc:
+                self.message_user(request, f"{order.public_id}: {exc}", messages.WARNING)
             else:
                 verb = "placed" if placed.created else "was already placed"
                 self.message_user(

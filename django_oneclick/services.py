@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -108,12 +109,21 @@ def transition(order: OneClickOrder, new_status: str, **fields: Any) -> bool:
         setattr(order, name, value)
     if new_status != previous:
         logger.info("order %s: %s -> %s", order.public_id, previous, new_status)
-        signals.order_status_changed.send(OneClickOrder, order=order, previous_status=previous)
+        _notify(signals.order_status_changed, order, previous)
         if new_status == S.COMPLETED:
-            signals.order_completed.send(OneClickOrder, order=order, previous_status=previous)
+            _notify(signals.order_completed, order, previous)
         elif new_status == S.FAILED:
-            signals.order_failed.send(OneClickOrder, order=order, previous_status=previous)
+            _notify(signals.order_failed, order, previous)
     return True
+
+
+def _notify(signal: Any, order: OneClickOrder, previous: str) -> None:
+    """Send a signal to the shop's receivers. A failing receiver (fulfilment) is logged: the
+    order's new state is already stored and must not turn into an error page or a lost refresh."""
+    for receiver, result in signal.send_robust(OneClickOrder, order=order, previous_status=previous):
+        if isinstance(result, Exception):
+            failure = (type(result), result, result.__traceback__)
+            logger.error("order %s: receiver %r failed", order.public_id, receiver, exc_info=failure)
 
 
 def _apply_result(order: OneClickOrder, result: ProviderResult) -> None:
@@ -129,12 +139,19 @@ def _apply_result(order: OneClickOrder, result: ProviderResult) -> None:
     if result.status == ProviderStatus.FAILED:
         fields["error_code"] = result.error_code or "failed"
         fields["error_message"] = _redacted(order, result.error_message)
-    transition(order, str(result.status), **fields)
+    _settle(order, str(result.status), **fields)
 
 
 def _apply_error(order: OneClickOrder, error: ProviderError) -> None:
     status = S.FAILED if error.nothing_charged else S.UNKNOWN
-    transition(order, status, error_code=error.code, error_message=_redacted(order, error.message))
+    _settle(order, status, error_code=error.code, error_message=_redacted(order, error.message))
+
+
+def _settle(order: OneClickOrder, new_status: str, **fields: Any) -> None:
+    """Apply the provider's answer. If the order was meanwhile declared ``unknown`` (a slow call
+    taken for an interrupted one), the answer is still the truth: apply it from there."""
+    if not transition(order, new_status, **fields) and order.status == S.UNKNOWN:
+        transition(order, new_status, **fields)
 
 
 def _redacted(order: OneClickOrder, message: str) -> str:
@@ -314,10 +331,11 @@ def place_order(
             order.save()
     except IntegrityError:
         existing = _replay(user, idempotency_key, request_fingerprint)
-        if existing is None:
-            raise
+        if existing is None:  # not the key: the method was removed meanwhile
+            raise OrderRequestInvalid({"payment_method": ["This payment method is no longer available."]}) from None
         return PlacedOrder(existing, created=False)
 
+    _watch_for_interruption(order)
     _call_provider(order, purchase)
     if order.status in UNSETTLED:
         _refresh_in_background(order)
@@ -368,6 +386,14 @@ def _call_provider(order: OneClickOrder, purchase: PurchaseRequest) -> None:
     _apply_result(order, result)
 
 
+def _watch_for_interruption(order: OneClickOrder) -> None:
+    """If this process dies during the provider call, the order stays ``pending``: a background
+    check after ``STALE_PENDING_AFTER`` then reconciles it (see ``django_oneclick.tasks``)."""
+    from django_oneclick.tasks import schedule_recovery  # it imports this module
+
+    schedule_recovery(order)
+
+
 def _refresh_in_background(order: OneClickOrder) -> None:
     """Hand an order the provider left unsettled to the background refresh task once the order
     is committed, so the customer's request never polls (see ``django_oneclick.tasks``)."""
@@ -379,12 +405,16 @@ def _refresh_in_background(order: OneClickOrder) -> None:
 # --- refreshing unsettled orders --------------------------------------------------------------
 
 
-def refresh_order(order: OneClickOrder, *, min_interval: timedelta | None = None) -> OneClickOrder:
+def refresh_order(
+    order: OneClickOrder, *, min_interval: timedelta | None = None, raise_provider_errors: bool = False
+) -> OneClickOrder:
     """Ask the provider where an unsettled order stands and apply the answer.
 
     A stale ``pending`` order (its request was interrupted) becomes ``unknown`` first; an order
     whose purchase outcome is unknown is looked up by our order id, never sent again. With
-    ``min_interval``, skip when someone asked less than that long ago.
+    ``min_interval``, skip when someone asked less than that long ago. A failed fetch is
+    counted in ``refresh_attempts`` and logged; with ``raise_provider_errors`` the provider's
+    error is raised after that (the background task reads its retry hint).
     """
     if order.status == S.PENDING and _is_stale(order):
         transition(order, S.UNKNOWN, error_code="interrupted", error_message="The request was interrupted.")
@@ -397,8 +427,6 @@ def refresh_order(order: OneClickOrder, *, min_interval: timedelta | None = None
     if not claim.update(last_checked_at=now):
         return order
     order.last_checked_at = now
-    if order.payment_method is None and not order.provider_order_id:
-        return order
     request = StatusRequest(
         order_id=str(order.public_id),
         provider_order_id=order.provider_order_id,
@@ -415,14 +443,26 @@ def refresh_order(order: OneClickOrder, *, min_interval: timedelta | None = None
             transition(order, S.FAILED, error_code=exc.code, error_message=_redacted(order, exc.message))
         return order
     except ProviderError as exc:
-        OneClickOrder.objects.filter(pk=order.pk).update(refresh_attempts=F("refresh_attempts") + 1)
-        order.refresh_attempts += 1
-        logger.warning("order %s: status fetch failed: %s", order.public_id, _redacted(order, exc.message))
+        _count_failed_fetch(order, exc.message)
+        if raise_provider_errors:
+            raise
+        return order
+    except Exception as exc:
+        # A bug or a provider removed from the settings: this order must not stop the page,
+        # the worker's chain or a cron run over the other orders.
+        logger.exception("order %s: status fetch raised", order.public_id)
+        _count_failed_fetch(order, f"{type(exc).__name__}: {exc}")
         return order
     if result.status == order.status and not result.progress and not result.provider_order_id:
         return order
     _apply_result(order, result)
     return order
+
+
+def _count_failed_fetch(order: OneClickOrder, message: str) -> None:
+    OneClickOrder.objects.filter(pk=order.pk).update(refresh_attempts=F("refresh_attempts") + 1)
+    order.refresh_from_db(fields=["refresh_attempts"])
+    logger.warning("order %s: status fetch failed: %s", order.public_id, _redacted(order, message))
 
 
 def unsettled_orders():
@@ -438,6 +478,9 @@ def retry_order(order: OneClickOrder) -> PlacedOrder:
     so retrying the same order twice gives the same new order, never two."""
     if order.status != S.FAILED:
         raise InvalidTransition("Only a failed order can be retried.")
+    if order.payment_method_id is None:
+        # Never charge another method than the one the customer chose.
+        raise OrderRequestInvalid({"payment_method": ["The order's payment method was removed."]})
     placed = place_order(
         user=order.owner,
         product=order.product_reference,
@@ -498,8 +541,18 @@ def register_payment_method(user: Any, provider: str, data: Mapping[str, Any]) -
 
 
 def _lock_methods_of(owner_id: Any) -> None:
-    """Serialise changes to one customer's default method (a no-op on SQLite)."""
-    list(PaymentMethod.objects.select_for_update().filter(owner=owner_id).values_list("pk", flat=True))
+    """Serialise changes to one customer's methods by locking the customer's row (it exists even
+    before the first method; a no-op on SQLite, which serialises writers anyway)."""
+    list(get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True))
+
+
+def method_in_use(method: PaymentMethod) -> bool:
+    return method.orders.exclude(status__in=FINAL).exists()
+
+
+class MethodInUse(Exception):
+    """The method pays for an order that is not settled yet: the provider may need it to tell
+    where that order stands."""
 
 
 def set_default_method(method: PaymentMethod) -> None:
@@ -517,6 +570,8 @@ def remove_method(method: PaymentMethod) -> None:
     with transaction.atomic():
         owner_id, was_default = method.owner_id, method.is_default
         _lock_methods_of(owner_id)
+        if method_in_use(method):
+            raise MethodInUse("This payment method pays for an order in progress; remove it once that is settled.")
         method.delete()
         if was_default:
             newest = PaymentMethod.objects.filter(owner=owner_id).order_by("-created_at", "-pk").first()

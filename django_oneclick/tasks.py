@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
@@ -28,6 +29,7 @@ except ImportError:  # Django 5.2
 from django_oneclick import services
 from django_oneclick.conf import oneclick_settings
 from django_oneclick.models import OneClickOrder
+from django_oneclick.providers.base import ProviderError
 
 logger = logging.getLogger("django_oneclick")
 
@@ -40,17 +42,27 @@ def backoff_delay(attempt: int) -> timedelta:
     return delays[min(attempt, len(delays) - 1)]
 
 
-def schedule_refresh(order: OneClickOrder) -> bool:
+def schedule_refresh(order: OneClickOrder, *, not_before: timedelta | None = None) -> bool:
     """Enqueue the next background check of ``order``, after the backoff for the checks done so
-    far. False (and the order waits for cron or a status read) when the backend cannot defer
-    tasks or enqueueing failed: the order is safely stored either way."""
+    far (or the provider's retry hint ``not_before``, if longer). False (and the order waits
+    for cron or a status read) when the backend cannot defer tasks or enqueueing failed: the
+    order is safely stored either way."""
+    delay = max(backoff_delay(order.refresh_attempts), not_before or timedelta(0))
+    return _enqueue(refresh_order_task, order, delay)
+
+
+def schedule_recovery(order: OneClickOrder) -> bool:
+    """Enqueue a check of a just-written ``pending`` order for after ``STALE_PENDING_AFTER``: if
+    the process placing it died during the provider call, that check reconciles it."""
+    return _enqueue(recover_interrupted_order_task, order, oneclick_settings.STALE_PENDING_AFTER)
+
+
+def _enqueue(task: Any, order: OneClickOrder, delay: timedelta) -> bool:
     try:
-        backend = refresh_order_task.get_backend()
-        if not backend.supports_defer:
+        if not task.get_backend().supports_defer:
             logger.debug("order %s: task backend cannot defer; no background refresh", order.public_id)
             return False
-        run_after = timezone.now() + backoff_delay(order.refresh_attempts)
-        refresh_order_task.using(run_after=run_after).enqueue(str(order.public_id))
+        task.using(run_after=timezone.now() + delay).enqueue(str(order.public_id))
     except Exception:
         logger.exception("order %s: the background refresh could not be enqueued", order.public_id)
         return False
@@ -61,15 +73,15 @@ def schedule_refresh(order: OneClickOrder) -> bool:
 def refresh_order_task(order_public_id: str) -> str:
     """Ask the provider where an order stands; while it stays unsettled, check again later
     until ``REFRESH_MAX_ATTEMPTS``. Returns the order's status."""
-    order = (
-        OneClickOrder.objects.select_related("payment_method", "owner")
-        .filter(public_id=order_public_id)
-        .first()
-    )
+    order = _load(order_public_id)
     if order is None:
         return "missing"
     attempts_before = order.refresh_attempts
-    services.refresh_order(order)
+    retry_hint = None
+    try:
+        services.refresh_order(order, raise_provider_errors=True)
+    except ProviderError as exc:
+        retry_hint = timedelta(seconds=exc.retry_after) if exc.retry_after else None
     if order.status not in services.UNSETTLED:
         return order.status
     if order.refresh_attempts == attempts_before:  # refresh_order counts failed fetches itself
@@ -78,8 +90,24 @@ def refresh_order_task(order_public_id: str) -> str:
     if order.refresh_attempts >= oneclick_settings.REFRESH_MAX_ATTEMPTS:
         _leave_to_operator(order)
     else:
-        schedule_refresh(order)
+        schedule_refresh(order, not_before=retry_hint)
     return order.status
+
+
+@task()
+def recover_interrupted_order_task(order_public_id: str) -> str:
+    """Runs once, ``STALE_PENDING_AFTER`` after an order was written. An order still ``pending``
+    then was interrupted (the process died during the provider call): it is reconciled and,
+    while unsettled, handed to :func:`refresh_order_task`. Any other order is left alone: its
+    own purchase already scheduled whatever it needs."""
+    order = _load(order_public_id)
+    if order is None or order.status != services.S.PENDING:
+        return "not needed"
+    return refresh_order_task.call(order_public_id)
+
+
+def _load(order_public_id: str) -> OneClickOrder | None:
+    return OneClickOrder.objects.select_related("payment_method", "owner").filter(public_id=order_public_id).first()
 
 
 def _leave_to_operator(order: OneClickOrder) -> None:

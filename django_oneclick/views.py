@@ -58,6 +58,9 @@ def buy(request: HttpRequest) -> HttpResponse:
             for message in field_messages:
                 messages.error(request, message)
         return _back(request)
+    except services.KeyReusedForAnotherRequest:
+        messages.error(request, "This page is out of date; nothing was ordered. Please press Buy now again.")
+        return _back(request)
     except services.IdempotencyConflict as exc:
         return redirect("django_oneclick:order", public_id=exc.order.public_id)
     return redirect("django_oneclick:order", public_id=placed.order.public_id)

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from django_oneclick.models import OneClickOrder
-from django_oneclick.tasks import GAVE_UP, refresh_order_task, schedule_refresh
+from django_oneclick.tasks import GAVE_UP, recover_interrupted_order_task, refresh_order_task, schedule_refresh
 from tests import test_provider_rye
 from tests.conftest import add_method
 from tests.test_provider_rye import ORDERS, add_rye_method, buy, purchases, status_fetches
@@ -33,15 +33,24 @@ class Worker:
         self.backend = backend
         self.delays = []
 
+    def _of(self, task):
+        return [r for r in self.backend.results if r.task.func is task.func]
+
     @property
     def queued(self):
-        return list(self.backend.results)
+        """Queued status checks (the one-off interruption checks are in ``recoveries``)."""
+        return self._of(refresh_order_task)
+
+    @property
+    def recoveries(self):
+        return self._of(recover_interrupted_order_task)
 
     def run(self, limit=50):
-        """Run queued tasks in order, each as if its ``run_after`` had come; returns the count."""
+        """Run queued status checks in order, each as if its ``run_after`` had come; returns the count."""
         ran = 0
-        while self.backend.results and ran < limit:
-            result = self.backend.results.pop(0)
+        while self.queued and ran < limit:
+            result = self.queued[0]
+            self.backend.results.remove(result)
             self.delays.append(result.task.run_after - result.enqueued_at)
             result.task.call(*result.args, **result.kwargs)
             ran += 1
@@ -179,3 +188,48 @@ def test_the_task_ignores_an_order_that_is_gone_or_settled(customer, worker):
     )
     assert refresh_order_task.call(str(order.public_id)) == "completed"
     assert worker.queued == []
+
+
+@pytest.mark.django_db
+def test_the_providers_retry_hint_is_honoured(api, customer, rye, worker, django_capture_on_commit_callbacks):
+    add_rye_method(customer)
+    place(api, django_capture_on_commit_callbacks)
+    rye.reject_next(429, **{"Retry-After": "600"})
+    worker.run(limit=1)
+    assert [round((r.task.run_after - r.enqueued_at).total_seconds()) for r in worker.queued] == [600]
+
+
+@pytest.mark.django_db
+def test_an_order_interrupted_mid_call_is_recovered_once_it_is_stale(
+    api, customer, worker, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The process dies during the provider call: the order stays pending, and the check that
+    was enqueued when it was written reconciles it (the sandbox never saw it: not placed)."""
+    from django_oneclick.providers.sandbox import SandboxProvider
+
+    def die(self, request, log):
+        raise SystemExit("worker killed")
+
+    add_method(customer, "approved")
+    monkeypatch.setattr(SandboxProvider, "purchase", die)
+    with pytest.raises(SystemExit):
+        buy(api, product="book")
+    order = OneClickOrder.objects.get()
+    assert order.status == "pending"
+    [recovery] = worker.recoveries
+    assert round((recovery.task.run_after - recovery.enqueued_at).total_seconds()) == 300
+    OneClickOrder.objects.filter(pk=order.pk).update(created_at=order.created_at - timedelta(minutes=6))
+    recovery.task.call(*recovery.args)
+    order.refresh_from_db()
+    assert (order.status, order.error_code) == ("failed", "not_placed")
+
+
+@pytest.mark.django_db
+def test_the_recovery_check_leaves_an_order_that_was_not_interrupted_alone(
+    api, customer, worker, django_capture_on_commit_callbacks
+):
+    add_method(customer, "approved")
+    data = place(api, django_capture_on_commit_callbacks, product="book")
+    [recovery] = worker.recoveries
+    assert recovery.task.call(*recovery.args) == "not needed"
+    assert OneClickOrder.objects.get(public_id=data["id"]).status == "completed"

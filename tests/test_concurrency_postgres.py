@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from django_oneclick.models import OneClickOrder, ProviderExchange
+from django_oneclick import services
+from django_oneclick.models import OneClickOrder, PaymentMethod, ProviderExchange
 from django_oneclick.providers.sandbox import SandboxProvider
 from tests.conftest import add_method
 
@@ -112,3 +113,27 @@ def test_two_keys_at_once_make_two_orders(customer, purchase_calls):
     assert sorted(purchase_calls.values()) == [1, 1]
     assert Counter(r.status_code for r in responses)[201] == 2
     assert ProviderExchange.objects.filter(operation="purchase").count() == 2
+
+
+def test_two_first_methods_saved_at_once_leave_exactly_one_default(customer):
+    """Nothing to lock before a customer's first method: the customer's row is locked instead."""
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def register(reference):
+        try:
+            barrier.wait(timeout=30)
+            services.register_payment_method(customer, "sandbox", {"reference": reference})
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register, args=(ref,)) for ref in ("approved:a", "approved:b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert PaymentMethod.objects.filter(owner=customer).count() == 2
+    assert PaymentMethod.objects.filter(owner=customer, is_default=True).count() == 1

@@ -127,5 +127,9 @@ class PaymentMethodViewSet(
         services.set_default_method(method)
         return Response(PaymentMethodSerializer(method).data)
 
-    def perform_destroy(self, instance: PaymentMethod) -> None:
-        services.remove_method(instance)
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            services.remove_method(self.get_object())
+        except services.MethodInUse as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -44,7 +44,10 @@ def payment_methods(request):
         elif action == "default" and method:
             services.set_default_method(method)
         elif action == "remove" and method:
-            services.remove_method(method)
+            try:
+                services.remove_method(method)
+            except services.MethodInUse as exc:
+                messages.error(request, str(exc))
         return redirect("payment-methods")
     return render(
         request,
