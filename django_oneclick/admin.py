@@ -90,7 +90,7 @@ class OneClickOrderAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
     inlines = [ProviderExchangeInline]
-    actions = ["refresh_status", "retry_as_new_order"]
+    actions = ["refresh_status", "retry_as_new_order", "mark_completed", "mark_failed"]
     exclude = ["request_fingerprint"]
 
     @method_decorator(transaction.non_atomic_requests)
@@ -145,3 +145,21 @@ class OneClickOrderAdmin(admin.ModelAdmin):
                 self.message_user(
                     request, f"Retry of {order.public_id} {verb} as {placed.order.public_id} ({placed.order.status})."
                 )
+
+    @admin.action(description="Mark as completed (checked at the provider)")
+    def mark_completed(self, request: HttpRequest, queryset: QuerySet[OneClickOrder]) -> None:
+        self._settle(request, queryset, "completed")
+
+    @admin.action(description="Mark as failed (checked at the provider: nothing charged)")
+    def mark_failed(self, request: HttpRequest, queryset: QuerySet[OneClickOrder]) -> None:
+        self._settle(request, queryset, "failed")
+
+    def _settle(self, request: HttpRequest, queryset: QuerySet[OneClickOrder], status: str) -> None:
+        for order in queryset:
+            try:
+                settled = services.settle_manually(order, status, operator=request.user.get_username())
+            except services.InvalidTransition as exc:
+                self.message_user(request, f"{order.public_id}: {exc}", messages.WARNING)
+            else:
+                outcome = f"marked {status}" if settled else "changed meanwhile; nothing done"
+                self.message_user(request, f"{order.public_id}: {outcome}.")

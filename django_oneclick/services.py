@@ -496,6 +496,28 @@ def retry_order(order: OneClickOrder) -> PlacedOrder:
     return placed
 
 
+def settle_manually(order: OneClickOrder, status: str, *, operator: str) -> bool:
+    """An operator checked an unsettled order at the provider (e.g. in its dashboard) and records
+    the outcome. Goes through the state machine and its signals like any other change, and is
+    written to the order's exchange log as the audit trail. False if the order moved meanwhile."""
+    if status not in (S.COMPLETED, S.FAILED):
+        raise InvalidTransition("An operator can only mark an order completed or failed.")
+    if order.status not in UNSETTLED:
+        raise InvalidTransition(f"Only an unsettled order can be settled by hand, not a {order.status} one.")
+    note = f"Marked {status} by {operator} after checking at {order.provider}."
+    ProviderExchange.objects.create(
+        order=order,
+        provider=order.provider,
+        operation="settled_by_operator",
+        request={"operator": operator, "status": status, "previous_status": order.status},
+        outcome="operator",
+        error=note,
+    )
+    if status == S.COMPLETED:
+        return transition(order, S.COMPLETED, error_code="", error_message="")
+    return transition(order, S.FAILED, error_code="settled_by_operator", error_message=note)
+
+
 # --- saved payment methods ------------------------------------------------------------------
 
 

@@ -104,3 +104,38 @@ def test_retry_action_refuses_orders_that_did_not_fail(staff_client, api, custom
     )
     assert "Only a failed order can be retried" in response.content.decode()
     assert OneClickOrder.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_operator_settles_an_unknown_order_by_hand(staff_client, api, customer):
+    from django_oneclick import signals
+
+    add_method(customer, "timeout")
+    order = buy(api, "k1")
+    completed = []
+    signals.order_completed.connect(receiver := lambda sender, order, **kw: completed.append(order.pk))
+    try:
+        staff_client.post(
+            "/admin/django_oneclick/oneclickorder/", {"action": "mark_completed", "_selected_action": [order.pk]}
+        )
+    finally:
+        signals.order_completed.disconnect(receiver)
+    order.refresh_from_db()
+    assert (order.status, order.error_code) == ("completed", "")
+    assert completed == [order.pk]
+    audit = order.exchanges.get(operation="settled_by_operator")
+    assert audit.request == {"operator": "root", "status": "completed", "previous_status": "unknown"}
+
+
+@pytest.mark.django_db
+def test_an_operator_cannot_settle_a_final_order(staff_client, api, customer):
+    add_method(customer, "declined")
+    order = buy(api, "k1")
+    response = staff_client.post(
+        "/admin/django_oneclick/oneclickorder/",
+        {"action": "mark_completed", "_selected_action": [order.pk]},
+        follow=True,
+    )
+    order.refresh_from_db()
+    assert order.status == "failed"
+    assert "Only an unsettled order can be settled by hand" in response.content.decode()
