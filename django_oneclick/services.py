@@ -135,16 +135,32 @@ def _apply_result(order: OneClickOrder, result: ProviderResult) -> None:
     if result.status == ProviderStatus.COMPLETED:
         # An earlier "unknown" or a gave-up note no longer describes the order; the exchange
         # log keeps the history.
-        fields["error_code"] = fields["error_message"] = ""
+        fields["error_code"] = fields["error_message"] = fields["customer_message"] = ""
     if result.status == ProviderStatus.FAILED:
-        fields["error_code"] = result.error_code or "failed"
-        fields["error_message"] = _redacted(order, result.error_message)
+        message = _redacted(order, result.error_message)
+        fields.update(error_code=result.error_code or "failed", error_message=message, customer_message=message)
     _settle(order, str(result.status), **fields)
 
 
 def _apply_error(order: OneClickOrder, error: ProviderError) -> None:
-    status = S.FAILED if error.nothing_charged else S.UNKNOWN
-    _settle(order, status, error_code=error.code, error_message=_redacted(order, error.message))
+    _settle(order, S.FAILED if error.nothing_charged else S.UNKNOWN, **_error_fields(order, error))
+
+
+def _error_fields(order: OneClickOrder, error: ProviderError) -> dict[str, str]:
+    """The operator's detail (redacted: providers echo what they were sent) and the customer's
+    plain message, kept apart so that a customer never reads a provider's internals."""
+    return {
+        "error_code": error.code,
+        "error_message": _redacted(order, error.message),
+        "customer_message": error.customer_message,
+    }
+
+
+def _mark_interrupted(order: OneClickOrder) -> None:
+    """A ``pending`` order older than STALE_PENDING_AFTER: its request died during the provider
+    call, or before it. Its outcome is unknown until the provider is asked."""
+    interrupted = OutcomeUnknown("The request was interrupted.", code="interrupted")
+    transition(order, S.UNKNOWN, **_error_fields(order, interrupted))
 
 
 def _settle(order: OneClickOrder, new_status: str, **fields: Any) -> None:
@@ -217,7 +233,7 @@ def _replay(user: Any, idempotency_key: str, request_fingerprint: str) -> OneCli
     if order.status == S.PENDING:
         if not _is_stale(order):
             raise RequestInFlight("A request with this Idempotency-Key is still being processed.", order)
-        transition(order, S.UNKNOWN, error_code="interrupted", error_message="The request was interrupted.")
+        _mark_interrupted(order)
     return order
 
 
@@ -417,7 +433,7 @@ def refresh_order(
     error is raised after that (the background task reads its retry hint).
     """
     if order.status == S.PENDING and _is_stale(order):
-        transition(order, S.UNKNOWN, error_code="interrupted", error_message="The request was interrupted.")
+        _mark_interrupted(order)
     if order.status not in UNSETTLED:
         return order
     now = timezone.now()
@@ -440,7 +456,7 @@ def refresh_order(
         result = get_provider(order.provider).fetch_status(request, log)
     except OrderNotFound as exc:
         if order.status == S.UNKNOWN:
-            transition(order, S.FAILED, error_code=exc.code, error_message=_redacted(order, exc.message))
+            transition(order, S.FAILED, **_error_fields(order, exc))
         return order
     except ProviderError as exc:
         _count_failed_fetch(order, exc.message)
@@ -514,8 +530,14 @@ def settle_manually(order: OneClickOrder, status: str, *, operator: str) -> bool
         error=note,
     )
     if status == S.COMPLETED:
-        return transition(order, S.COMPLETED, error_code="", error_message="")
-    return transition(order, S.FAILED, error_code="settled_by_operator", error_message=note)
+        return transition(order, S.COMPLETED, error_code="", error_message="", customer_message="")
+    return transition(
+        order,
+        S.FAILED,
+        error_code="settled_by_operator",
+        error_message=note,
+        customer_message="The order could not be placed. Nothing was charged.",
+    )
 
 
 # --- saved payment methods ------------------------------------------------------------------

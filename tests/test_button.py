@@ -372,7 +372,8 @@ def test_declined_order_page_shows_the_error(signed_in, customer):
     response = submit(signed_in, product_page(signed_in).fields())
     page = Page(signed_in.get(response.url).content.decode())
     assert "Status: Failed" in page.text
-    assert "Sandbox declined the payment" in page.text
+    assert "The payment was declined. Please use another payment method." in page.text
+    assert "Sandbox declined the payment" not in page.text  # the provider's detail is the operator's
 
 
 @pytest.mark.django_db

@@ -148,7 +148,7 @@ def test_declined_payment_shows_the_error(browser, live_server, customer):
     add_method(customer, "declined", label="Sandbox declined")
     sign_in_and_open(browser, live_server)
     buy_button(browser).click()
-    region = wait_for_status(browser, "Payment failed: Sandbox declined the payment")
+    region = wait_for_status(browser, "Payment failed: The payment was declined. Please use another payment method.")
     assert region.find_element(By.LINK_TEXT, "View your order")
     assert OneClickOrder.objects.get().status == "failed"
 

@@ -156,3 +156,12 @@ def test_stale_pending_recovery_then_provider_answer_from_the_interrupted_reques
     )
     assert buy(api).json()["status"] == "unknown"
     assert api.get(f"{ORDERS}{order_id}/").json()["status"] == "completed"
+
+
+@pytest.mark.django_db
+def test_the_customer_reads_a_plain_message_and_the_operator_the_providers_detail(api, customer):
+    add_method(customer, "declined")
+    order = buy(api).json()
+    assert order["customer_message"] == "The payment was declined. Please use another payment method."
+    assert order["error_message"] == "Sandbox declined the payment (method 'declined')."
+    assert order["error_code"] == "declined"

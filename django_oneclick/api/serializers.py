@@ -47,6 +47,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "progress",
             "error_code",
             "error_message",
+            "customer_message",
             "created_at",
             "updated_at",
         ]

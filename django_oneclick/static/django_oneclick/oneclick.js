@@ -99,7 +99,7 @@
           show(`Order completed: ${order.product_title} × ${order.quantity}. `, page);
           break;
         case "failed":
-          show(`Payment failed: ${order.error_message || "the order could not be placed."} `, page);
+          show(`Payment failed: ${order.customer_message || "the order could not be placed."} `, page);
           break;
         case "requires_action": {
           const url = order.next_action && safeUrl(order.next_action.url);
