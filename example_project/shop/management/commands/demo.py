@@ -106,7 +106,7 @@ class Command(BaseCommand):
                 env[f"ONECLICK_{name.upper()}_{option}"] = str(value)
         manage = Path(settings.BASE_DIR) / "manage.py"
         self.stdout.write("Background task worker: manage.py db_worker (settles processing and unknown orders)")
-        command = [sys.executable, str(manage), "db_worker", "--interval", "1"]
+        command = [sys.executable, str(manage), "db_worker", "--interval", "1", "--no-reload"]
         return subprocess.Popen(command, env=env)  # noqa: S603 (our own interpreter and script)
 
     def demo_user(self) -> Any:
