@@ -101,6 +101,3 @@ class Redactor:
             masked = self.text(str(value))
             return value if masked == str(value) else masked
         return self.text(str(value))
-
-
-redact = Redactor()

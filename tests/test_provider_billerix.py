@@ -227,6 +227,20 @@ def test_lost_answer_is_found_in_the_charge_history_never_resent(api, fake, char
     assert len(fake.purchase_requests()) == 1
 
 
+def test_an_order_found_in_the_history_is_never_failed_by_a_404_on_its_result(api, fake, charge_method, settings):
+    point_provider_at(settings, "billerix", fake, NOT_FOUND_AFTER=0)
+    fake.unrecorded_polls = 1
+    fake.fail_next("timeout")
+    order = buy(api).json()
+    [placed] = fake.orders.values()
+
+    found = read(api, order["id"])
+
+    assert (found["status"], found["provider_order_id"]) == ("processing", placed["id"])
+    assert read(api, order["id"])["status"] == "completed"
+    assert len(fake.purchase_requests()) == 1
+
+
 def test_an_order_missing_from_the_history_is_not_placed_only_after_the_wait(api, fake, charge_method, settings):
     fake.fail_next_with("server_error")
     order = buy(api).json()

@@ -22,7 +22,6 @@ from django_oneclick import services
 from django_oneclick.models import OneClickOrder, PaymentMethod, ProviderExchange
 from django_oneclick.providers.base import Buyer
 from django_oneclick.providers.firmly import encrypt_card, jwe_header
-from django_oneclick.providers.registry import get_provider
 from django_oneclick.testing.firmly import TEST_CARD, CardRefused, FirmlyFake
 
 pytestmark = pytest.mark.django_db
@@ -334,21 +333,19 @@ def _sessions(fake):
 
 
 def test_the_access_token_is_cached_until_it_expires_then_renewed(api, fake, use_firmly):
+    fake.token_lifetime = 2  # a token is renewed after a second
     save_card(api, fake)
     assert buy(api).json()["status"] == "completed"
     assert buy(api).json()["status"] == "completed"
     assert len(_sessions(fake)) == 1
     assert _sessions(fake)[0].header("x-firmly-app-id") == fake.app_id
 
-    fake.token_lifetime = 2  # the next token is renewed after a second
-    get_provider("firmly")._forget_token()
-    assert buy(api).json()["status"] == "completed"
     time.sleep(1.1)
     assert buy(api).json()["status"] == "completed"
 
     renewals = [r.json() for r in _sessions(fake)[1:]]
-    assert len(renewals) == 2
-    assert renewals[1]["access_token"] in fake.sessions  # renewed with the expired token
+    assert len(renewals) == 1
+    assert renewals[0]["access_token"] in fake.sessions  # renewed with the expired token
     devices = {session["device_id"] for session in fake.sessions.values()}
     assert len(devices) == 1
 
@@ -413,6 +410,30 @@ def test_a_stream_cut_after_payment_leaves_the_order_unknown_with_its_last_step(
     assert order["status"] == "unknown"
     assert order["progress"] == "authorising payment"
     assert len(fake.orders) == 1
+
+
+@pytest.mark.parametrize("code", [400, 500, None])
+def test_an_undocumented_error_after_the_payment_started_leaves_the_order_unknown(api, fake, use_firmly, code):
+    save_card(api, fake)
+    fake.error_after_payment = {"error": "CheckoutFailed", "code": code, "message": "Something went wrong"}
+
+    order = buy(api).json()
+
+    assert (order["status"], order["error_code"]) == ("unknown", "outcome_unknown")
+    assert order["progress"] == "authorising payment"
+    assert len(fake.orders) == 1  # Firmly charged it
+
+
+def test_a_stream_past_its_deadline_leaves_the_order_unknown(api, fake, use_firmly):
+    use_firmly(STREAM_DEADLINE=0.2)
+    save_card(api, fake)
+    fake.stream_delay = 0.3
+
+    order = buy(api).json()
+
+    assert order["status"] == "unknown"
+    assert "STREAM_DEADLINE" in OneClickOrder.objects.get().error_message
+    assert len(place_order_requests(fake)) == 1
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["sse", "json"])

@@ -198,6 +198,9 @@ def test_a_price_above_the_one_shown_fails_with_the_total_constraint(api, custom
         ("headphones", {"type": "stripe_token"}, {"promo_codes": ["SAVE 10"]}, "promo codes"),
         ("headphones", {"type": "stripe_token"}, {"promo_codes": ["X" * 33]}, "promo codes"),
         ("headphones", {"type": "stripe_token"}, {"promo_codes": [f"C{i}" for i in range(17)]}, "promo codes"),
+        ("headphones", {"type": "stripe_token"}, {"promo_codes": "SAVE10"}, "a list of at most 16 promo codes"),
+        ("headphones", {"type": "stripe_token"}, {"promo_codes": 5}, "a list of at most 16 promo codes"),
+        ("headphones", {"type": "stripe_token"}, {"promo_codes": {"SAVE10": 1}}, "a list of at most 16 promo codes"),
     ],
 )
 def test_what_rye_would_refuse_is_a_400_before_anything_is_written(
@@ -311,6 +314,17 @@ def test_purchase_errors_leave_a_defined_state(api, customer, rye, status, outco
     assert len(purchases(rye)) == 1, "never sent twice"
 
 
+@pytest.mark.django_db
+def test_a_gateway_503_after_the_purchase_was_sent_is_unknown_and_reconciled(api, customer, rye):
+    add_rye_method(customer)
+    rye.fail_next("gateway_error")  # Rye created the intent; a gateway answered 503
+    data = buy(api).json()
+    assert (data["status"], data["error_code"]) == ("unknown", "outcome_unknown")
+    order = refresh(data["id"])
+    assert (order.status, order.provider_order_id) == ("processing", next(iter(rye.intents)))
+    assert len(purchases(rye)) == 1, "never sent twice"
+
+
 def test_ratelimit_headers():
     def response(**headers):
         return httpx.Response(429, headers=headers)
@@ -373,6 +387,18 @@ def test_an_order_rye_never_recorded_fails_only_after_the_wait(api, customer, ry
     OneClickOrder.objects.filter(public_id=order_id).update(created_at=timezone.now() - timedelta(minutes=11))
     order = refresh(order_id)
     assert (order.status, order.error_code) == ("failed", "not_placed")
+
+
+@pytest.mark.django_db
+def test_a_404_on_the_list_never_fails_an_unknown_order(api, customer, rye):
+    add_rye_method(customer)
+    rye.reject_next(500)
+    order_id = buy(api).json()["id"]
+    OneClickOrder.objects.filter(public_id=order_id).update(created_at=timezone.now() - timedelta(minutes=11))
+    rye.reject_next(404)  # e.g. a proxy in front of Rye without the list route
+    order = refresh(order_id)
+    assert (order.status, order.refresh_attempts) == ("unknown", 1)
+    assert [r.path for r in status_fetches(rye)] == ["/api/v1/checkout-intents"]
 
 
 @pytest.mark.django_db

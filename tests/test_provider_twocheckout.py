@@ -47,7 +47,7 @@ def configure(settings, fake):
             "PROVIDERS": {**settings.ONECLICK["PROVIDERS"], "twocheckout": provider},
         }
 
-    apply(SEARCH_SETTLE_SECONDS=0)
+    apply(NOT_FOUND_AFTER=0)
     return apply
 
 
@@ -382,7 +382,7 @@ def test_session_is_renewed_before_it_expires(api, fake, reference, configure):
 # --- reconciliation ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["timeout", "drop", "malformed"])
+@pytest.mark.parametrize("fault", ["timeout", "drop", "malformed", "gateway_error"])
 def test_lost_answer_to_place_order_is_reconciled_without_a_second_order(api, fake, reference, fault):
     fake.fail_next(fault, when=operation("placeOrder"))
 

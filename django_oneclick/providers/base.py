@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 import re
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from django.core.checks import CheckMessage
 from django.core.checks import Error as CheckError
@@ -71,6 +72,11 @@ class InvalidRequest(ProviderError):
     code = "invalid_request"
     customer_message = "The provider refused the order as invalid."
 
+    @classmethod
+    def for_customer(cls, message: str) -> InvalidRequest:
+        """A refusal whose message is written for the customer, so it is shown as it is."""
+        return cls(message, customer_message=message)
+
 
 class AuthenticationFailed(ProviderError):
     code = "authentication_failed"
@@ -97,6 +103,17 @@ class OrderNotFound(ProviderError):
 
     code = "not_placed"
     customer_message = "The order was not placed. Nothing was charged."
+
+
+def failure_after_sending(
+    message: str, *, may_have_acted: bool, retry_after: float | None = None
+) -> ProviderError:
+    """A call failed after it was sent (no answer, a server error, an unreadable answer): if
+    the call may have charged, the provider may have acted, so the outcome is unknown and the
+    call is never resent; otherwise nothing was done and trying again is safe."""
+    if may_have_acted:
+        return OutcomeUnknown(message)
+    return ProviderUnavailable(message, retry_after=retry_after)
 
 
 class MethodNotSupported(ProviderError):
@@ -251,6 +268,56 @@ class ExchangeDraft:
     http_status: int | None = None
 
 
+# --- credentials ----------------------------------------------------------------------------
+
+_Answer = TypeVar("_Answer")
+
+
+class CachedCredential:
+    """A token or session reused until shortly before it expires, fetched by one thread at a
+    time, and renewed once when the provider rejects it (a rejected call was not acted upon,
+    so it is sent again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = ""
+        self._usable_until = 0.0
+
+    def get(self, fetch: Callable[[str], tuple[str, float]]) -> str:
+        """The cached value, or a new one: ``fetch(previous)`` gets the expired value ("" for
+        none; some providers renew it) and returns the new value and for how many seconds
+        it may be used (its lifetime less a margin)."""
+        with self._lock:
+            if self._value and time.monotonic() < self._usable_until:
+                return self._value
+            value, usable_for = fetch(self._value)
+            self._value, self._usable_until = value, time.monotonic() + usable_for
+            return value
+
+    def invalidate(self, value: str) -> None:
+        """The provider rejected ``value``: the next :meth:`get` fetches a new one (unless
+        another thread already did)."""
+        with self._lock:
+            if self._value == value:
+                self._usable_until = 0.0
+
+    def call(
+        self,
+        fetch: Callable[[str], tuple[str, float]],
+        send: Callable[[str], _Answer],
+        *,
+        rejected: type[ProviderError] = AuthenticationFailed,
+    ) -> _Answer:
+        """``send(value)``; if the provider raises ``rejected`` (the credential is no longer
+        valid), once more with a new value."""
+        value = self.get(fetch)
+        try:
+            return send(value)
+        except rejected:
+            self.invalidate(value)
+        return send(self.get(fetch))
+
+
 # --- the base class -------------------------------------------------------------------------
 
 
@@ -269,6 +336,10 @@ class Provider:
     sensitive_keys: ClassVar[tuple[str, ...]] = ()
     #: True for providers that ship goods and need the buyer's address (``BUYER_RESOLVER``).
     requires_buyer: ClassVar[bool] = False
+    #: For an order whose purchase answer was lost: after how many seconds (option
+    #: ``NOT_FOUND_AFTER``) its absence from the provider's complete records means it was
+    #: never placed, rather than not recorded yet.
+    default_not_found_after: ClassVar[float] = 600.0
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
@@ -314,6 +385,40 @@ class Provider:
             for key in self.required_options
             if not self.options.get(key)
         ]
+
+    def order_from_history(
+        self, request: StatusRequest, matches: list[str], *, history_complete: bool
+    ) -> str:
+        """The provider's id of our order among ``matches`` (the buyer's orders of the same product
+        placed during our purchase). Several need an operator; none is :meth:`missing_order`."""
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise OutcomeUnknown(
+                f"{len(matches)} {self.display_name} orders match by product and time "
+                f"({', '.join(matches)}): an operator must tell which one is this order."
+            )
+        raise self.missing_order(
+            request,
+            f"order of product {request.product_id!r} placed around "
+            f"{request.created_at:%Y-%m-%d %H:%M:%S} UTC",
+            records_complete=history_complete,
+        )
+
+    def missing_order(
+        self, request: StatusRequest, sought: str, *, records_complete: bool
+    ) -> ProviderError:
+        """The provider's records show no ``sought`` (our order whose purchase answer was lost):
+        it was never placed (:class:`OrderNotFound`) only when the records read were complete
+        and the provider had ``NOT_FOUND_AFTER`` seconds to record it; otherwise unknown."""
+        waited = (datetime.now(UTC) - request.created_at).total_seconds()
+        not_found_after = float(self.options.get("NOT_FOUND_AFTER", self.default_not_found_after))
+        if records_complete and waited >= not_found_after:
+            return OrderNotFound(f"{self.display_name} has no {sought}.")
+        return OutcomeUnknown(
+            f"{self.display_name} shows no {sought} "
+            + ("yet." if records_complete else "in the part of its records read: an operator must check.")
+        )
 
     @contextmanager
     def exchange(self, log: ExchangeLog, operation: str, request: Any = None) -> Iterator[ExchangeDraft]:

@@ -68,10 +68,6 @@ def x_token(secret_key: str, public_key: str, buyer_ip: str, x_date: str) -> str
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _invalid(message: str) -> InvalidRequest:
-    return InvalidRequest(message, customer_message=message)
-
-
 class BillerixProvider(HttpProvider):
     display_name = "Billerix"
     default_base_url = "https://pay.billerbase.com"
@@ -85,24 +81,26 @@ class BillerixProvider(HttpProvider):
         """Billerix's rules for the request, checked before the order is written."""
         unknown = set(request.options) - OPTION_KEYS
         if unknown:
-            raise _invalid(f"Unknown options: {', '.join(sorted(unknown))}. Use action and subscription_id.")
+            raise InvalidRequest.for_customer(
+                f"Unknown options: {', '.join(sorted(unknown))}. Use action and subscription_id."
+            )
         action = request.options.get("action", "purchase")
         subscription = request.options.get("subscription_id")
         if action not in ACTIONS:
-            raise _invalid(f"The action must be one of: {', '.join(ACTIONS)}.")
+            raise InvalidRequest.for_customer(f"The action must be one of: {', '.join(ACTIONS)}.")
         if action == "purchase" and subscription is not None:
-            raise _invalid("A purchase creates a new subscription: do not send subscription_id.")
+            raise InvalidRequest.for_customer("A purchase creates a new subscription: do not send subscription_id.")
         if action != "purchase":
             if not isinstance(subscription, str) or not UUID_PATTERN.match(subscription):
-                raise _invalid(f"To {action} a subscription, send its subscription_id (a UUID).")
+                raise InvalidRequest.for_customer(f"To {action} a subscription, send its subscription_id (a UUID).")
             if request.quantity != 1:
-                raise _invalid(f"A {action} is for one subscription: the quantity must be 1.")
+                raise InvalidRequest.for_customer(f"A {action} is for one subscription: the quantity must be 1.")
         if not request.customer_ip:
-            raise _invalid("Your IP address could not be determined; Billerix requires it.")
+            raise InvalidRequest.for_customer("Your IP address could not be determined; Billerix requires it.")
         if not UUID_PATTERN.match(str(request.method.data.get("buyer_id", ""))):
-            raise _invalid("This payment method has no Billerix buyer id: add it again.")
+            raise InvalidRequest.for_customer("This payment method has no Billerix buyer id: add it again.")
         if not request.method.reference:
-            raise _invalid("This payment method has no Billerix charge method: add it again.")
+            raise InvalidRequest.for_customer("This payment method has no Billerix charge method: add it again.")
 
     def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
         buyer = request.method.data["buyer_id"]
@@ -140,9 +138,12 @@ class BillerixProvider(HttpProvider):
                 safe_to_retry=True,
             )
         except InvalidRequest as exc:
-            if exc.code == "not_found":
-                raise OrderNotFound(exc.message) from exc
-            raise
+            if exc.code != "not_found":
+                raise
+            if not request.provider_order_id:
+                # Found in the history, so placed: its result is not there yet.
+                return ProviderResult(ProviderStatus.PROCESSING, order_id)
+            raise OrderNotFound(exc.message) from exc
         if response.status_code == 204:  # the result is not ready yet
             return ProviderResult(ProviderStatus.PROCESSING, order_id)
         data = self.json_body(response, safe_to_retry=True).get("data")
@@ -150,7 +151,9 @@ class BillerixProvider(HttpProvider):
 
     # -- errors
 
-    def error_for_response(self, response: httpx.Response, body: Any) -> ProviderError | None:
+    def error_for_response(
+        self, response: httpx.Response, body: Any, *, safe_to_retry: bool
+    ) -> ProviderError | None:
         if not isinstance(body, dict) or "message" not in body:
             return None
         message = str(body.get("message"))

@@ -10,7 +10,7 @@ from ``POST /oauth20/token`` (HTTP Basic with the API key and secret, ``client_c
 is cached per shopper until shortly before it expires, and fetched anew once on a 401.
 
 The purchase carries none of our data, so an order whose answer was lost is found again in the
-shopper's order history by product and time (see :meth:`HttpProvider.order_from_history`).
+shopper's order history by product and time (see :meth:`Provider.order_from_history`).
 
 Options: ``API_KEY``, ``API_SECRET``, ``BASE_URL`` (default ``https://api.digitalriver.com``),
 ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``, ``NOT_FOUND_AFTER``.
@@ -19,7 +19,6 @@ Options: ``API_KEY``, ``API_SECRET``, ``BASE_URL`` (default ``https://api.digita
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -27,6 +26,7 @@ import httpx
 
 from django_oneclick.providers.base import (
     AuthenticationFailed,
+    CachedCredential,
     ExchangeLog,
     InvalidRequest,
     OrderNotFound,
@@ -97,8 +97,7 @@ class DigitalRiverProvider(HttpProvider):
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
         super().__init__(name, options)
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._token_locks: dict[str, threading.Lock] = {}
+        self._tokens: dict[str, CachedCredential] = {}
         self._tokens_lock = threading.Lock()
 
     # -- the provider interface
@@ -163,7 +162,9 @@ class DigitalRiverProvider(HttpProvider):
 
     # -- errors
 
-    def error_for_response(self, response: httpx.Response, body: Any) -> ProviderError | None:
+    def error_for_response(
+        self, response: httpx.Response, body: Any, *, safe_to_retry: bool
+    ) -> ProviderError | None:
         entries, message = describe_errors(body)
         if not entries:
             return None
@@ -186,52 +187,40 @@ class DigitalRiverProvider(HttpProvider):
     def _as_shopper(
         self, log: ExchangeLog, shopper: str, operation: str, method: str, url: str, **kwargs: Any
     ) -> httpx.Response:
-        """Send a call as ``shopper``; a token Digital River rejects is replaced once."""
-        token = self._token(log, shopper)
-        try:
-            return self.request(log, operation, method, url, headers=self._bearer(token), **kwargs)
-        except ShopperTokenRejected:
-            self._forget_token(shopper, token)
-        token = self._token(log, shopper)
-        return self.request(log, operation, method, url, headers=self._bearer(token), **kwargs)
+        """Send a call as ``shopper`` with their cached token; a token Digital River rejects
+        is replaced once. One token fetch per shopper at a time."""
+        with self._tokens_lock:
+            token = self._tokens.setdefault(shopper, CachedCredential())
+        return token.call(
+            lambda _expired: self._new_token(log, shopper),
+            lambda value: self.request(log, operation, method, url, headers=self._bearer(value), **kwargs),
+            rejected=ShopperTokenRejected,
+        )
 
     @staticmethod
     def _bearer(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
-    def _token(self, log: ExchangeLog, shopper: str) -> str:
-        """The shopper's cached token, or a new one. One fetch per shopper at a time."""
-        with self._tokens_lock:
-            lock = self._token_locks.setdefault(shopper, threading.Lock())
-        with lock:
-            cached = self._tokens.get(shopper)
-            if cached and cached[1] > time.monotonic():
-                return cached[0]
-            response = self.request(
-                log,
-                "shopper_token",
-                "POST",
-                "/oauth20/token",
-                safe_to_retry=True,
-                auth=(str(self.options.get("API_KEY", "")), str(self.options.get("API_SECRET", ""))),
-                data={"grant_type": "client_credentials", "externalReferenceId": shopper},
-            )
-            body = self.json_body(response, safe_to_retry=True)
-            token = body.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise AuthenticationFailed("Digital River's token answer has no access_token.")
-            try:
-                lifetime = float(body.get("expires_in", 0))
-            except (TypeError, ValueError):
-                lifetime = 0.0
-            margin = min(_TOKEN_MARGIN, lifetime / 10)
-            self._tokens[shopper] = (token, time.monotonic() + lifetime - margin)
-            return token
-
-    def _forget_token(self, shopper: str, token: str) -> None:
-        with self._tokens_lock:
-            if self._tokens.get(shopper, ("",))[0] == token:
-                del self._tokens[shopper]
+    def _new_token(self, log: ExchangeLog, shopper: str) -> tuple[str, float]:
+        """A new token for ``shopper`` and how long it may be used."""
+        response = self.request(
+            log,
+            "shopper_token",
+            "POST",
+            "/oauth20/token",
+            safe_to_retry=True,
+            auth=(str(self.options.get("API_KEY", "")), str(self.options.get("API_SECRET", ""))),
+            data={"grant_type": "client_credentials", "externalReferenceId": shopper},
+        )
+        body = self.json_body(response, safe_to_retry=True)
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AuthenticationFailed("Digital River's token answer has no access_token.")
+        try:
+            lifetime = float(body.get("expires_in", 0))
+        except (TypeError, ValueError):
+            lifetime = 0.0
+        return token, lifetime - min(_TOKEN_MARGIN, lifetime / 10)
 
     # -- reading orders
 

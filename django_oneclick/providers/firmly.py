@@ -7,7 +7,8 @@ method made for an older key cannot be decrypted any more and must be entered ag
 
 Options: ``APP_ID`` and ``DOMAIN`` (the merchant domain) are required; ``BASE_URL`` (payment
 host), ``AUTH_URL`` (browser-session host), ``STREAM`` (server-sent progress, default true),
-``KEY_CACHE_SECONDS`` (default 300), ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
+``STREAM_DEADLINE`` (seconds the whole stream may take, default 120; past it the outcome is
+unknown), ``KEY_CACHE_SECONDS`` (default 300), ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from jwcrypto import jwe, jwk
 from django_oneclick.providers.base import (
     AuthenticationFailed,
     Buyer,
+    CachedCredential,
     Exchange,
     ExchangeLog,
     InvalidRequest,
@@ -73,6 +75,9 @@ STEPS = {
     "order_completed": "done",
 }
 _DONE = "order_completed"
+#: From this event on, the card may have been charged.
+_PAYMENT_STARTED = "payment_processing"
+DEFAULT_STREAM_DEADLINE = 120.0
 #: Firmly's documented error names -> (error type, operator code, customer message).
 ERRORS: dict[str, tuple[type[ProviderError], str, str]] = {
     "InvalidAddress": (
@@ -195,11 +200,10 @@ class FirmlyProvider(HttpProvider):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        self._cache_lock = threading.Lock()
+        self._key_lock = threading.Lock()
         self._key: dict[str, str] | None = None
         self._key_until = 0.0
-        self._token = ""
-        self._token_until = 0.0
+        self._access_token = CachedCredential()
 
     @property
     def auth_url(self) -> str:
@@ -209,12 +213,16 @@ class FirmlyProvider(HttpProvider):
     def streams(self) -> bool:
         return _flag(self.options.get("STREAM", True))
 
+    @property
+    def stream_deadline(self) -> float:
+        return float(self.options.get("STREAM_DEADLINE", DEFAULT_STREAM_DEADLINE))
+
     # -- Firmly's public key (rotates: cached briefly)
 
     def public_key(self, log: ExchangeLog | None = None, *, refresh: bool = False) -> dict[str, str]:
         """Firmly's current public JWK (``kid``, ``kty``, ``n``, ``e``), cached for
         ``KEY_CACHE_SECONDS``; ``refresh`` fetches it again (after an InvalidCard)."""
-        with self._cache_lock:
+        with self._key_lock:
             if self._key is not None and not refresh and time.monotonic() < self._key_until:
                 return self._key
         log = log or _PythonLogOnly()
@@ -228,26 +236,24 @@ class FirmlyProvider(HttpProvider):
         }
         if key["kty"] != "RSA" or not all(key.values()):
             raise ProviderUnavailable(f"Firmly sent an unusable public key: {sorted(body)}")
-        with self._cache_lock:
+        with self._key_lock:
             self._key = key
             self._key_until = time.monotonic() + float(self.options.get("KEY_CACHE_SECONDS", 300))
         return key
 
     # -- the access token (browser session: cached until it expires, then renewed)
 
-    def access_token(self, log: ExchangeLog) -> str:
-        with self._cache_lock:
-            if self._token and time.monotonic() < self._token_until:
-                return self._token
-            expired = self._token
+    def _new_access_token(self, log: ExchangeLog, expired: str) -> tuple[str, float]:
+        """Renew the expired token (same device), or open a new session when there is none
+        or it is too old to renew. Returns the token and how long it may be used."""
         try:
             return self._open_session(log, renew=expired)
         except AuthenticationFailed:
             if not expired:
                 raise
-            return self._open_session(log, renew="")  # too old to renew: a new session
+            return self._open_session(log, renew="")
 
-    def _open_session(self, log: ExchangeLog, *, renew: str) -> str:
+    def _open_session(self, log: ExchangeLog, *, renew: str) -> tuple[str, float]:
         response = self.request(
             log,
             "browser_session",
@@ -261,46 +267,39 @@ class FirmlyProvider(HttpProvider):
         token, lifetime = body.get("access_token"), body.get("expires_in")
         if not isinstance(token, str) or not token or not isinstance(lifetime, int | float):
             raise ProviderUnavailable("Firmly's browser session came without a token or expiry.")
-        with self._cache_lock:
-            self._token = token
-            self._token_until = time.monotonic() + lifetime - min(_TOKEN_RENEW_MARGIN, lifetime / 2)
-        return token
-
-    def _forget_token(self) -> None:
-        with self._cache_lock:
-            self._token_until = 0.0
+        return token, lifetime - min(_TOKEN_RENEW_MARGIN, lifetime / 2)
 
     # -- hooks
 
     def register_method(self, data: Mapping[str, Any]) -> MethodDetails:
         """Accept the card form's JWE with its display details; never a card in clear."""
         if _CLEAR_CARD_KEYS & set(data):
-            raise self._refused("Send the card encrypted (jwe), never its number or CVV.")
+            raise InvalidRequest.for_customer("Send the card encrypted (jwe), never its number or CVV.")
         token, kid = data.get("jwe"), data.get("kid")
         if not isinstance(token, str) or len(token) > _MAX_JWE_LENGTH:
-            raise self._refused("The encrypted card (jwe) is missing or too long.")
+            raise InvalidRequest.for_customer("The encrypted card (jwe) is missing or too long.")
         try:
             header = jwe_header(token)
         except ValueError as exc:
-            raise self._refused(f"The encrypted card is not valid: {exc}") from exc
+            raise InvalidRequest.for_customer(f"The encrypted card is not valid: {exc}") from exc
         if kid != header["kid"]:
-            raise self._refused("The key id (kid) does not match the encrypted card.")
+            raise InvalidRequest.for_customer("The key id (kid) does not match the encrypted card.")
         brand = BRANDS.get(str(data.get("brand", "")).lower())
         last4 = str(data.get("last4", ""))
         if brand is None:
-            raise self._refused(f"The card brand must be one of: {', '.join(BRANDS)}.")
+            raise InvalidRequest.for_customer(f"The card brand must be one of: {', '.join(BRANDS)}.")
         if len(last4) != 4 or not _DIGITS.match(last4):
-            raise self._refused("last4 must be the card's last four digits.")
+            raise InvalidRequest.for_customer("last4 must be the card's last four digits.")
         try:
             month, year = int(data.get("exp_month")), int(data.get("exp_year"))
             expires = _last_day_of(year, month)
         except (TypeError, ValueError) as exc:
-            raise self._refused("Give the expiry as a month (1-12) and a four-digit year.") from exc
+            raise InvalidRequest.for_customer("Give the expiry as a month (1-12) and a four-digit year.") from exc
         today = timezone.localdate()
         if not today.year - 1 <= year <= today.year + 20:
-            raise self._refused("Give the expiry year with four digits, e.g. 2031.")
+            raise InvalidRequest.for_customer("Give the expiry year with four digits, e.g. 2031.")
         if expires < today:
-            raise self._refused("This card has expired.")
+            raise InvalidRequest.for_customer("This card has expired.")
         return MethodDetails(
             reference=token,
             label=f"{brand} •••• {last4}",
@@ -320,7 +319,7 @@ class FirmlyProvider(HttpProvider):
 
     def prepare(self, request: PurchaseRequest) -> None:
         if not request.product_id:
-            raise self._refused("This product has no Firmly variant id.")
+            raise InvalidRequest.for_customer("This product has no Firmly variant id.")
         try:
             jwe_header(request.method.reference)
         except ValueError as exc:
@@ -335,10 +334,6 @@ class FirmlyProvider(HttpProvider):
                 code="invalid_address",
                 customer_message=" ".join(problems),
             )
-
-    @staticmethod
-    def _refused(message: str) -> InvalidRequest:
-        return InvalidRequest(message, customer_message=message)
 
     # -- purchase
 
@@ -360,7 +355,9 @@ class FirmlyProvider(HttpProvider):
             code="manual_check",
         )
 
-    def error_for_response(self, response: httpx.Response, body: Any) -> ProviderError | None:
+    def error_for_response(
+        self, response: httpx.Response, body: Any, *, safe_to_retry: bool
+    ) -> ProviderError | None:
         if isinstance(body, dict) and body.get("error") == "InvalidAppId":
             return AuthenticationFailed(f"Firmly refused the application id: {body.get('message')}")
         return self._documented_error(body)
@@ -377,13 +374,11 @@ class FirmlyProvider(HttpProvider):
         }
 
     def _place_order_authenticated(self, log: ExchangeLog, body: dict[str, Any]) -> ProviderResult:
-        token = self.access_token(log)
-        try:
-            return self._place_order(log, body, token)
-        except AuthenticationFailed:
-            # Refused before anything was done (token revoked early): renew once and resend.
-            self._forget_token()
-            return self._place_order(log, body, self.access_token(log))
+        """A token refused (revoked early) means nothing was done: renew it and resend once."""
+        return self._access_token.call(
+            lambda expired: self._new_access_token(log, expired),
+            lambda token: self._place_order(log, body, token),
+        )
 
     def _place_order(self, log: ExchangeLog, body: dict[str, Any], token: str) -> ProviderResult:
         domain = quote(str(self.options.get("DOMAIN", "")), safe="")
@@ -407,6 +402,7 @@ class FirmlyProvider(HttpProvider):
                         return self._completed(self.json_body(response, safe_to_retry=False))
                     events: list[dict[str, Any]] = []
                     draft.response = {**self.describe_response(response, None), "events": events}
+                    deadline = time.monotonic() + self.stream_deadline
                     for event in EventSource(response).iter_sse():
                         events.append({"event": event.event, "data": _event_data(event)})
                         if event.event in STEPS:
@@ -414,7 +410,13 @@ class FirmlyProvider(HttpProvider):
                         if event.event == _DONE:
                             return self._completed(events[-1]["data"])
                         if event.event == "error":
-                            raise self._stream_error(events[-1]["data"])
+                            payment_started = any(seen["event"] == _PAYMENT_STARTED for seen in events)
+                            raise self._stream_error(events[-1]["data"], payment_started=payment_started)
+                        if time.monotonic() > deadline:
+                            raise OutcomeUnknown(
+                                f"Firmly's event stream did not finish within {self.stream_deadline:g} s "
+                                "(STREAM_DEADLINE)."
+                            )
             except httpx.TransportError as exc:
                 raise self.transport_error(exc, safe_to_retry=False) from exc
             raise OutcomeUnknown("Firmly's event stream ended before the order completed or failed")
@@ -433,12 +435,14 @@ class FirmlyProvider(HttpProvider):
         detail = f"Firmly: {body['error']}: {body.get('description') or body.get('message') or ''}"
         return error_class(detail, code=code, customer_message=customer_message)
 
-    def _stream_error(self, data: Any) -> ProviderError:
+    def _stream_error(self, data: Any, *, payment_started: bool) -> ProviderError:
+        """A documented error keeps its meaning; another one proves nothing was charged only
+        when it is a client error (code below 500) streamed before the payment started."""
         mapped = self._documented_error(data)
         if mapped is not None:
             return mapped
         status = data.get("code") if isinstance(data, dict) else None
-        if isinstance(status, int) and status < 500:
+        if not payment_started and isinstance(status, int) and status < 500:
             return InvalidRequest(f"Firmly streamed an error: {str(data)[:300]}")
         return OutcomeUnknown(f"Firmly streamed an unexpected error: {str(data)[:300]}")
 

@@ -3,6 +3,10 @@
 It owns the pooled client (one per provider per process), the timeouts, the recording of every
 request and response, and the translation of transport failures into provider errors. A
 provider fills in :meth:`HttpProvider.error_for_response` to map its documented error bodies.
+
+Only a 429 proves by its status alone that nothing was done: a 5xx may come from a gateway that
+already forwarded the request, so for a call that may charge it leaves the outcome unknown,
+unless the provider's own documented error body says its application refused the call.
 """
 
 from __future__ import annotations
@@ -21,12 +25,11 @@ from django_oneclick.providers.base import (
     AuthenticationFailed,
     ExchangeLog,
     InvalidRequest,
-    OrderNotFound,
-    OutcomeUnknown,
     Provider,
     ProviderError,
     ProviderUnavailable,
     StatusRequest,
+    failure_after_sending,
 )
 
 #: Response headers worth keeping in the exchange log.
@@ -83,13 +86,10 @@ class HttpProvider(Provider):
     default_base_url: ClassVar[str] = ""
     default_connect_timeout: ClassVar[float] = 5.0
     default_read_timeout: ClassVar[float] = 30.0
-    #: For providers that find an order of unknown outcome in the buyer's history: how many
-    #: calls one purchase makes at most, how far the two clocks may differ, and after how many
-    #: seconds (option ``NOT_FOUND_AFTER``) an order missing from a complete history is taken
-    #: as never placed.
+    #: For providers that find an order of unknown outcome by its time: how many calls one
+    #: purchase makes at most, and how far the two clocks may differ.
     calls_per_purchase: ClassVar[int] = 1
     clock_skew: ClassVar[timedelta] = timedelta(minutes=2)
-    default_not_found_after: ClassVar[float] = 600.0
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
@@ -121,8 +121,12 @@ class HttpProvider(Provider):
 
     # -- hooks
 
-    def error_for_response(self, response: httpx.Response, body: Any) -> ProviderError | None:
-        """Map a documented error body to a provider error; ``None`` falls back to the status."""
+    def error_for_response(
+        self, response: httpx.Response, body: Any, *, safe_to_retry: bool
+    ) -> ProviderError | None:
+        """Map a documented error body to a provider error; ``None`` falls back to the status.
+        ``safe_to_retry`` is False for a call that may have charged: map a server error to
+        :class:`ProviderUnavailable` only when its documented body proves nothing was done."""
         return None
 
     # -- calls
@@ -160,8 +164,9 @@ class HttpProvider(Provider):
         sent; after sending a call that may charge, the outcome is unknown."""
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             return ProviderUnavailable(f"{self.display_name} could not be reached: {exc!r}")
-        error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
-        return error_class(f"No answer from {self.display_name} after sending: {exc!r}")
+        return failure_after_sending(
+            f"No answer from {self.display_name} after sending: {exc!r}", may_have_acted=not safe_to_retry
+        )
 
     @staticmethod
     def parse_body(response: httpx.Response) -> Any:
@@ -181,19 +186,20 @@ class HttpProvider(Provider):
     def error_for_status(
         self, response: httpx.Response, body: Any, *, safe_to_retry: bool
     ) -> ProviderError:
-        mapped = self.error_for_response(response, body)
+        """What an error answer means: the provider's documented body first, else its status."""
+        mapped = self.error_for_response(response, body, safe_to_retry=safe_to_retry)
         if mapped is not None:
             return mapped
         status = response.status_code
         detail = f"{self.display_name} answered HTTP {status}: {str(body)[:300]}"
         if status in (401, 403):
             return AuthenticationFailed(detail)
-        if status in (429, 503):
+        if status == 429:
             return ProviderUnavailable(detail, retry_after=retry_after_seconds(response))
-        if status >= 500 and not safe_to_retry:
-            return OutcomeUnknown(detail)
         if status >= 500:
-            return ProviderUnavailable(detail, retry_after=retry_after_seconds(response))
+            return failure_after_sending(
+                detail, may_have_acted=not safe_to_retry, retry_after=retry_after_seconds(response)
+            )
         return InvalidRequest(detail)
 
     def json_body(self, response: httpx.Response, *, safe_to_retry: bool) -> dict[str, Any]:
@@ -202,10 +208,11 @@ class HttpProvider(Provider):
         body = self.parse_body(response)
         if isinstance(body, dict):
             return body
-        error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
-        raise error_class(f"{self.display_name} sent a malformed body: {str(body)[:200]!r}")
+        raise failure_after_sending(
+            f"{self.display_name} sent a malformed body: {str(body)[:200]!r}", may_have_acted=not safe_to_retry
+        )
 
-    # -- finding an order whose purchase outcome was unknown, by product and time
+    # -- finding an order whose purchase outcome was unknown, by its time
 
     def placed_during_purchase(self, request: StatusRequest, placed_at: str) -> bool:
         """Whether the provider's timestamp of an order falls while our purchase may have run.
@@ -220,28 +227,3 @@ class HttpProvider(Provider):
         longest_call = timedelta(seconds=(timeout.connect or 0) + (timeout.read or 0))
         latest = request.created_at + self.calls_per_purchase * longest_call + self.clock_skew
         return request.created_at - self.clock_skew <= moment <= latest
-
-    def order_from_history(
-        self, request: StatusRequest, matches: list[str], *, history_complete: bool
-    ) -> str:
-        """The provider's id of our order among ``matches`` (the buyer's orders of the same product
-        placed during our purchase). Several need an operator; none means "never placed" only
-        when the whole history was read and the provider had time to record the order."""
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise OutcomeUnknown(
-                f"{len(matches)} {self.display_name} orders match by product and time "
-                f"({', '.join(matches)}): an operator must tell which one is this order."
-            )
-        waited = (datetime.now(UTC) - request.created_at).total_seconds()
-        not_found_after = float(self.options.get("NOT_FOUND_AFTER", self.default_not_found_after))
-        if history_complete and waited >= not_found_after:
-            raise OrderNotFound(
-                f"{self.display_name} has no order of product {request.product_id!r} placed around "
-                f"{request.created_at:%Y-%m-%d %H:%M:%S} UTC."
-            )
-        raise OutcomeUnknown(
-            f"{self.display_name} shows no order of product {request.product_id!r} yet"
-            + ("." if history_complete else " in the part of its history read: ask an operator.")
-        )

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-from django.utils import timezone
 
 from django_oneclick.providers.base import (
     AuthenticationFailed,
@@ -114,9 +113,12 @@ PROMO_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_PROMO_CODES = 16
 US_POSTAL_CODE = re.compile(r"^\d{5}(-\d{4})?$")
 INT32_MAX = 2**31 - 1
-#: How far Rye's clock and ours may differ when an intent is matched by its creation time.
-CLOCK_SKEW = timedelta(minutes=2)
 LIST_PAGE_SIZE = 100
+
+
+class _NotFound(InvalidRequest):
+    """Rye answered 404: only the caller knows whether that is about our order (a fetch by id)
+    or about the call itself."""
 
 
 def failure_message(code: str) -> str:
@@ -176,13 +178,15 @@ class RyeProvider(HttpProvider):
         max_total = int((request.total * 100).to_integral_value(rounding=ROUND_DOWN))
         if not 0 < max_total <= INT32_MAX:
             problems.append("The order total is out of the range Rye accepts.")
-        promo_codes = list(request.options.get("promo_codes") or [])
-        if len(promo_codes) > MAX_PROMO_CODES or not all(
-            isinstance(code, str) and PROMO_CODE.match(code) for code in promo_codes
+        promo_codes = request.options.get("promo_codes") or []
+        if (
+            not isinstance(promo_codes, list | tuple)
+            or len(promo_codes) > MAX_PROMO_CODES
+            or not all(isinstance(code, str) and PROMO_CODE.match(code) for code in promo_codes)
         ):
             problems.append(
-                f"Use at most {MAX_PROMO_CODES} promo codes of letters, digits, '_' and '-' "
-                "(32 characters at most)."
+                f"Send promo_codes as a list of at most {MAX_PROMO_CODES} promo codes of letters, "
+                "digits, '_' and '-' (32 characters at most)."
             )
         problems += rye_buyer_problems(request.buyer)
         payment_method, payment_problem = payment_method_body(
@@ -192,7 +196,7 @@ class RyeProvider(HttpProvider):
             problems.append(payment_problem)
         buyer = request.buyer
         if problems or buyer is None:
-            raise InvalidRequest(" ".join(problems), customer_message=" ".join(problems))
+            raise InvalidRequest.for_customer(" ".join(problems))
         body: dict[str, Any] = {
             "buyer": buyer_body(buyer),
             "productUrl": request.product_id,
@@ -202,7 +206,7 @@ class RyeProvider(HttpProvider):
             "referenceId": request.order_id,
         }
         if promo_codes:
-            body["promoCodes"] = promo_codes
+            body["promoCodes"] = list(promo_codes)
         return body
 
     # -- where an order stands
@@ -210,14 +214,17 @@ class RyeProvider(HttpProvider):
     def fetch_status(self, request: StatusRequest, log: ExchangeLog) -> ProviderResult:
         if not request.provider_order_id:
             return self.result_for(self.find_intent(request, log))
-        response = self.request(
-            log,
-            "fetch_status",
-            "GET",
-            f"{INTENTS_PATH}/{quote(request.provider_order_id, safe='')}",
-            safe_to_retry=True,
-            headers=self._headers(),
-        )
+        try:
+            response = self.request(
+                log,
+                "fetch_status",
+                "GET",
+                f"{INTENTS_PATH}/{quote(request.provider_order_id, safe='')}",
+                safe_to_retry=True,
+                headers=self._headers(),
+            )
+        except _NotFound as exc:  # Rye states it has no intent with this id
+            raise OrderNotFound(exc.message) from exc
         return self.result_for(self.json_body(response, safe_to_retry=True))
 
     def find_intent(self, request: StatusRequest, log: ExchangeLog) -> dict[str, Any]:
@@ -225,19 +232,15 @@ class RyeProvider(HttpProvider):
         ``referenceId`` (our order id). Not found is "never placed" only once the whole list
         since the order was read, ``NOT_FOUND_AFTER`` has passed, and no intent without a
         reference was created meanwhile; anything less is left to an operator."""
-        longest_call = timedelta(seconds=(self.timeout.connect or 0) + (self.timeout.read or 0))
-        window_start = request.created_at - CLOCK_SKEW
-        window_end = request.created_at + longest_call + CLOCK_SKEW
         unreferenced: list[str] = []
         complete = False
-        for intents, is_last in self._intent_pages(log, since=window_start):
+        for intents, is_last in self._intent_pages(log, since=request.created_at - self.clock_skew):
             complete = is_last
             for intent in intents:
                 if intent.get("referenceId") == request.order_id:
                     return intent
-                moment = _timestamp(intent.get("createdAt"))
-                if not intent.get("referenceId") and (
-                    moment is None or window_start <= moment <= window_end
+                if not intent.get("referenceId") and self.placed_during_purchase(
+                    request, str(intent.get("createdAt"))
                 ):
                     unreferenced.append(str(intent.get("id")))
         if unreferenced:
@@ -246,15 +249,8 @@ class RyeProvider(HttpProvider):
                 f"were created meanwhile ({', '.join(unreferenced)}): an operator must check.",
                 code="rye_intent_ambiguous",
             )
-        waited = (timezone.now() - request.created_at).total_seconds()
-        if complete and waited >= float(self.options.get("NOT_FOUND_AFTER", 600)):
-            raise OrderNotFound(
-                f"Rye lists no checkout intent with referenceId {request.order_id}."
-            )
-        raise OutcomeUnknown(
-            f"Rye lists no checkout intent with referenceId {request.order_id} "
-            + ("yet." if complete else "in the pages read (LOOKUP_PAGES): an operator must check."),
-            code="rye_intent_not_listed",
+        raise self.missing_order(
+            request, f"checkout intent with referenceId {request.order_id}", records_complete=complete
         )
 
     def _intent_pages(
@@ -264,15 +260,18 @@ class RyeProvider(HttpProvider):
         or a list sorted newest first that reached back before ``since``."""
         params: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
         for _ in range(int(self.options.get("LOOKUP_PAGES", 5))):
-            response = self.request(
-                log,
-                "find_intent",
-                "GET",
-                INTENTS_PATH,
-                safe_to_retry=True,
-                params=params,
-                headers=self._headers(),
-            )
+            try:
+                response = self.request(
+                    log,
+                    "find_intent",
+                    "GET",
+                    INTENTS_PATH,
+                    safe_to_retry=True,
+                    params=params,
+                    headers=self._headers(),
+                )
+            except _NotFound as exc:  # the list itself is missing: says nothing of our order
+                raise ProviderUnavailable(exc.message) from exc
             page = self.json_body(response, safe_to_retry=True)
             if not isinstance(page.get("data"), list):
                 raise ProviderUnavailable("Rye's list of checkout intents has no 'data' list.")
@@ -318,29 +317,29 @@ class RyeProvider(HttpProvider):
 
     # -- errors
 
-    def error_for_response(self, response: httpx.Response, body: Any) -> ProviderError | None:
+    def error_for_response(
+        self, response: httpx.Response, body: Any, *, safe_to_retry: bool
+    ) -> ProviderError | None:
         """Rye's documented error bodies ``{name, message}`` (422 adds ``fields``). Field values
-        are left out: Rye echoes them, tokens included."""
+        are left out: Rye echoes them, tokens included. Other answers keep the base meaning."""
         status = response.status_code
         name, message, fields = _error_parts(body)
         detail = f"Rye answered HTTP {status} {name}: {message}" + (
             f" ({fields})" if fields else ""
         )
         detail = self.redactor.text(detail)
-        is_purchase = response.request.method == "POST"
         if status == 401:
             return AuthenticationFailed(detail)
         if status == 422:
             return InvalidRequest(
                 detail, customer_message=f"The order details were refused: {fields or message}."
             )
-        if status == 404 and not is_purchase:
-            return OrderNotFound(detail)
-        if status in (429, 503):
+        if status == 404:
+            return _NotFound(detail)
+        if status == 503 and name == "AmazonUnavailableError":
+            # Rye's documented refusal: its own application declined before acting.
             return ProviderUnavailable(detail, retry_after=retry_after_seconds(response))
-        if status >= 500:
-            return OutcomeUnknown(detail) if is_purchase else ProviderUnavailable(detail)
-        return InvalidRequest(detail)
+        return None
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.options['API_KEY']}", "Accept": "application/json"}

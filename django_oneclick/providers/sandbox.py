@@ -44,7 +44,7 @@ BEHAVIOURS = {
     "requires_action": "needs the customer to confirm on a page first",
     "slow": "completes after a delay (SLOW_SECONDS)",
     "timeout": "is placed, but the answer is lost: outcome unknown until a status fetch",
-    "server_error": "fails with a server error before anything is charged",
+    "server_error": "is refused by the sandbox's own application (503) before anything is charged",
 }
 _STORE_TTL = 24 * 3600
 
@@ -88,6 +88,8 @@ class SandboxProvider(Provider):
                 draft.http_status, draft.response = 402, {"error": "card_declined"}
                 raise PaymentDeclined("Sandbox declined the payment (method 'declined').")
             if behaviour == "server_error":
+                # The provider's own application refusing, which proves nothing was done; a 503
+                # of unknown origin to a real purchase would leave the outcome unknown.
                 draft.http_status, draft.response = 503, {"error": "server_error"}
                 raise ProviderUnavailable("Sandbox answered 503 (method 'server_error').")
             if behaviour == "slow":

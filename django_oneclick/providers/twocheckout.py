@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-import time
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,11 +33,10 @@ from zeep.transports import Transport
 
 from django_oneclick.providers.base import (
     AuthenticationFailed,
+    CachedCredential,
     ExchangeLog,
     InvalidRequest,
     MethodDetails,
-    OrderNotFound,
-    OutcomeUnknown,
     PaymentDeclined,
     Provider,
     ProviderError,
@@ -47,6 +45,7 @@ from django_oneclick.providers.base import (
     ProviderUnavailable,
     PurchaseRequest,
     StatusRequest,
+    failure_after_sending,
 )
 
 DEFAULT_WSDL_URL = "https://api.2checkout.com/soap/6.0/?wsdl"
@@ -155,20 +154,19 @@ class TwoCheckoutProvider(Provider):
     """Options: ``MERCHANT_CODE``, ``SECRET_KEY``, ``WSDL_URL``, ``SERVICE_URL`` (overrides the
     WSDL's service address), ``RECURRING_ENABLED`` (default False), ``COUNTRY`` (default: the
     reference order's), ``LANGUAGE`` (default "en"), ``CONNECT_TIMEOUT`` (5 s), ``READ_TIMEOUT``
-    (30 s), ``SESSION_RENEW_AFTER`` (540 s), ``SEARCH_SETTLE_SECONDS`` (900 s: how long an order
+    (30 s), ``SESSION_RENEW_AFTER`` (540 s), ``NOT_FOUND_AFTER`` (900 s: how long an order
     may take to show in ``searchOrders`` before its absence is believed)."""
 
     display_name = "2Checkout"
     required_options = ("MERCHANT_CODE", "SECRET_KEY")
     secret_options = ("SECRET_KEY",)
     sensitive_keys = ("hash", "sessionID")
+    default_not_found_after = 900.0
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
         self._service: ServiceProxy | None = None
-        self._session_id = ""
-        self._session_renew_at = 0.0
-        self._session_lock = threading.Lock()
+        self._session = CachedCredential()
 
     # -- the hooks
 
@@ -213,12 +211,7 @@ class TwoCheckoutProvider(Provider):
         found = self._find_by_external_reference(request, log)
         if found is not None:
             return self._result(found)
-        settle = timedelta(seconds=float(self.options.get("SEARCH_SETTLE_SECONDS", 900)))
-        if datetime.now(UTC) - request.created_at < settle:
-            raise ProviderUnavailable(
-                f"No 2Checkout order with ExternalReference {request.order_id} yet; searching again later."
-            )
-        raise OrderNotFound(f"2Checkout has no order with ExternalReference {request.order_id}.")
+        raise self.missing_order(request, f"order with ExternalReference {request.order_id}", records_complete=True)
 
     # -- building and reading orders
 
@@ -277,30 +270,19 @@ class TwoCheckoutProvider(Provider):
     def _call(self, log: ExchangeLog, operation: str, argument: Any, *, safe_to_retry: bool) -> Any:
         """Call an operation that takes the session id first; log in again once if 2Checkout
         says the session expired (it refused the call, so sending it again is safe)."""
-        session_id = self._session(log)
-        try:
-            return self._invoke(log, operation, session_id, argument, safe_to_retry=safe_to_retry)
-        except _SessionExpired:
-            self._forget_session(session_id)
-            session_id = self._session(log)
-            return self._invoke(log, operation, session_id, argument, safe_to_retry=safe_to_retry)
+        return self._session.call(
+            lambda _expired: self._login(log),
+            lambda session_id: self._invoke(log, operation, session_id, argument, safe_to_retry=safe_to_retry),
+            rejected=_SessionExpired,
+        )
 
-    def _session(self, log: ExchangeLog) -> str:
-        with self._session_lock:
-            if self._session_id and time.monotonic() < self._session_renew_at:
-                return self._session_id
-            merchant_code = str(self.options["MERCHANT_CODE"])
-            date = datetime.now(UTC).strftime(LOGIN_DATE_FORMAT)
-            digest = login_hash(merchant_code, str(self.options["SECRET_KEY"]), date)
-            session_id = self._invoke(log, "login", merchant_code, date, digest, "sha256", safe_to_retry=True)
-            self._session_id = str(session_id)
-            self._session_renew_at = time.monotonic() + float(self.options.get("SESSION_RENEW_AFTER", 540))
-            return self._session_id
-
-    def _forget_session(self, session_id: str) -> None:
-        with self._session_lock:
-            if self._session_id == session_id:
-                self._session_id = ""
+    def _login(self, log: ExchangeLog) -> tuple[str, float]:
+        """A new session id, used for ``SESSION_RENEW_AFTER`` seconds (2Checkout keeps it ten minutes)."""
+        merchant_code = str(self.options["MERCHANT_CODE"])
+        date = datetime.now(UTC).strftime(LOGIN_DATE_FORMAT)
+        digest = login_hash(merchant_code, str(self.options["SECRET_KEY"]), date)
+        session_id = self._invoke(log, "login", merchant_code, date, digest, "sha256", safe_to_retry=True)
+        return str(session_id), float(self.options.get("SESSION_RENEW_AFTER", 540))
 
     def _invoke(self, log: ExchangeLog, operation: str, *arguments: Any, safe_to_retry: bool) -> Any:
         """One SOAP call, recorded (redacted) with its answer or fault."""
@@ -314,8 +296,9 @@ class TwoCheckoutProvider(Provider):
                 raise self._error_for_fault(operation, fault, safe_to_retry=safe_to_retry) from None
             except zeep.exceptions.TransportError as exc:
                 draft.http_status = exc.status_code
-                if exc.status_code in (429, 503):
+                if exc.status_code == 429:
                     raise ProviderUnavailable(f"2Checkout answered HTTP {exc.status_code}.") from exc
+                # Any other status (a 503 too) may come from a gateway that forwarded the call.
                 raise self._unreadable(f"HTTP {exc.status_code}", safe_to_retry) from exc
             except zeep.exceptions.ValidationError as exc:
                 # Raised while building the message, before anything is sent.
@@ -325,8 +308,9 @@ class TwoCheckoutProvider(Provider):
             except requests.RequestException as exc:
                 if _never_connected(exc):
                     raise ProviderUnavailable(f"2Checkout could not be reached: {exc!r}") from exc
-                error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
-                raise error_class(f"No answer from 2Checkout after sending {operation}: {exc!r}") from exc
+                raise failure_after_sending(
+                    f"No answer from 2Checkout after sending {operation}: {exc!r}", may_have_acted=not safe_to_retry
+                ) from exc
             draft.http_status = 200
             answer = serialize_object(answer, dict)
             draft.response = {"sessionID": answer} if operation == "login" else answer
@@ -370,10 +354,8 @@ class TwoCheckoutProvider(Provider):
         if code.startswith("ORDER_") or code.rsplit(":", 1)[-1] == "Client":
             # A documented order validation error, or SOAP's "the message was wrong": refused.
             return InvalidRequest(message)
-        error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
-        return error_class(message)
+        return failure_after_sending(message, may_have_acted=not safe_to_retry)
 
     @staticmethod
     def _unreadable(what: str, safe_to_retry: bool) -> ProviderError:
-        error_class = ProviderUnavailable if safe_to_retry else OutcomeUnknown
-        return error_class(f"2Checkout sent an unreadable answer ({what}).")
+        return failure_after_sending(f"2Checkout sent an unreadable answer ({what}).", may_have_acted=not safe_to_retry)

@@ -100,6 +100,9 @@ class BillerixFake(FakeProviderServer):
         self.orders: dict[str, dict[str, Any]] = {}
         #: How many result polls of a new order answer "not ready yet" before its outcome.
         self.pending_polls = 0
+        #: How many result polls of a new order answer 404 "Entity not found" first (its
+        #: result not recorded yet, while the charge history already lists the order).
+        self.unrecorded_polls = 0
         self._next_errors: list[str] = []
         self._next_outcomes: list[tuple[str, int | None]] = []
         self._state_lock = threading.Lock()
@@ -228,6 +231,7 @@ class BillerixFake(FakeProviderServer):
                 "chargeStatus": "created",
                 "outcome": outcome,
                 "pending_polls": self.pending_polls,
+                "unrecorded_polls": self.unrecorded_polls,
                 "polls": 0,
                 "createdAt": datetime.now(UTC).isoformat(timespec="seconds"),
             }
@@ -286,6 +290,9 @@ class BillerixFake(FakeProviderServer):
         with self._state_lock:
             order = self.orders.get(order_id)
             if order is None:
+                return _not_found()
+            if order["unrecorded_polls"]:
+                order["unrecorded_polls"] -= 1
                 return _not_found()
             order["polls"] += 1
             if order["polls"] <= order["pending_polls"]:

@@ -86,6 +86,9 @@ class FirmlyFake(FakeProviderServer):
         self.declined_cards = {"4000000000000002"}
         #: End the stream right after this event, as a dropped connection would.
         self.cut_stream_after = ""
+        #: Place (and charge) the next orders, then stream this undocumented error event
+        #: after ``payment_processing`` instead of ``order_completed``.
+        self.error_after_payment: dict[str, Any] | None = None
         #: Called with each event's name just before it is streamed (for tests that watch
         #: the order while Firmly "works").
         self.before_event: Callable[[str], None] | None = None
@@ -289,6 +292,9 @@ class FirmlyFake(FakeProviderServer):
             yield from self._announce(step, {"status": step, "message": step.replace("_", " ")})
             if step == self.cut_stream_after:
                 return  # the connection drops: the outcome never reaches the client
+        if not error and self.error_after_payment is not None:
+            yield from self._announce("error", self.error_after_payment)
+            return
         yield from self._announce("error" if error else "order_completed", outcome)
 
     def _announce(self, name: str, data: Any) -> Iterator[tuple[str, Any]]:

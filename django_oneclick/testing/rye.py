@@ -290,7 +290,7 @@ class RyeFake(FakeProviderServer):
         self.plan_next("retrieving_offer", "placing_order", "failed", failure=failure)
 
     def reject_next(self, status: int, *, field_path: str = "", **headers: str) -> None:
-        """Answer the next request with a documented error (401, 422, 429, 500, 503) before
+        """Answer the next request with a documented error (401, 404, 422, 429, 500, 503) before
         acting on it; for 422, ``field_path`` (e.g. ``paymentMethod.stripeToken``) names the
         refused field, echoed with its value like Rye does."""
         self._rejections.append((status, headers, field_path))
@@ -352,6 +352,7 @@ class RyeFake(FakeProviderServer):
             return json_response(422, body, **headers)
         names = {
             401: ("AuthenticationError", "Invalid or missing API key"),
+            404: ("NotFoundError", "Not found"),
             429: ("RateLimitError", "Too many requests"),
             500: ("RuntimeError", "Internal error"),
             503: ("AmazonUnavailableError", "The merchant is unavailable right now"),

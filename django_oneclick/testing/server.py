@@ -3,7 +3,8 @@
 Each fake implements :meth:`FakeProviderServer.handle`; this class runs the server on a free
 port in a background thread, records every request, and injects transport faults that no
 provider documents but every client meets: a slow answer, a timeout *after* the request was
-acted upon, a dropped connection, a malformed body.
+acted upon, a dropped connection, a malformed body, and a gateway's 503 *after* the request was
+acted upon (a load balancer whose wait for the provider's answer ran out).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 #: Transport faults any fake can be told to produce.
-FAULTS = ("slow", "timeout", "drop", "malformed")
+FAULTS = ("slow", "timeout", "drop", "malformed", "gateway_error")
+#: What nginx answers when its wait for the upstream's answer ran out (not well-formed XML).
+GATEWAY_ERROR_PAGE = (
+    b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+    b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
 
 
 @dataclass
@@ -183,6 +190,8 @@ class FakeProviderServer:
             return self._close(handler)
         if fault == "malformed":
             response = FakeResponse(response.status, b"<html>502 Bad Gateway", {"Content-Type": "application/json"})
+        if fault == "gateway_error":
+            response = FakeResponse(503, GATEWAY_ERROR_PAGE, {"Content-Type": "text/html"})
         self._write(handler, response)
 
     @staticmethod
