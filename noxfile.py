@@ -12,6 +12,8 @@ import nox
 nox.options.sessions = ["lint", "tests", "django6", "package"]
 nox.options.reuse_existing_virtualenvs = True
 ON_CI = bool(os.environ.get("CI"))
+#: The suite waits on sockets and a browser more than on the CPU: two workers halve its time.
+PYTEST = ("pytest", "-n", "2")
 
 
 def _needs_postgres(session: nox.Session) -> None:
@@ -35,7 +37,7 @@ def tests(session: nox.Session, db: str) -> None:
     if db == "postgres":
         _needs_postgres(session)
     session.install("-e", ".[test,example]", "django>=5.2,<6")
-    session.run("pytest", *session.posargs, env={"ONECLICK_TEST_DB": db})
+    session.run(*PYTEST, *session.posargs, env={"ONECLICK_TEST_DB": db})
 
 
 @nox.session(python="3.12")
@@ -43,7 +45,7 @@ def django6(session: nox.Session) -> None:
     """The newest Django 6 on Python 3.12, on PostgreSQL."""
     _needs_postgres(session)
     session.install("-e", ".[test,example]", "django>=6,<7")
-    session.run("pytest", *session.posargs, env={"ONECLICK_TEST_DB": "postgres"})
+    session.run(*PYTEST, *session.posargs, env={"ONECLICK_TEST_DB": "postgres"})
 
 
 @nox.session(python="3.11")
