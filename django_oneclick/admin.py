@@ -25,6 +25,7 @@ class PaymentMethodAdmin(admin.ModelAdmin):
     list_filter = ["provider", "is_default", "needs_reentry"]
     search_fields = ["owner__username", "owner__email", "label", "last4"]
     list_select_related = ["owner"]
+    actions = None  # the bulk delete would bypass has_delete_permission's check below
     fields = [
         "owner",
         "provider",
@@ -52,11 +53,6 @@ class PaymentMethodAdmin(admin.ModelAdmin):
         if obj is not None and services.method_in_use(obj):
             return False
         return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # would bypass the check above
-        return actions
 
     def delete_model(self, request: HttpRequest, obj: PaymentMethod) -> None:
         services.remove_method(obj)
