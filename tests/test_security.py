@@ -288,3 +288,25 @@ def test_spoofed_forwarded_for_is_not_stored(api, customer, settings):
         HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.4", REMOTE_ADDR="10.0.0.1",
     )
     assert OneClickOrder.objects.get().customer_ip == "198.51.100.4"
+
+
+@pytest.mark.django_db
+def test_http_basic_is_refused_unless_the_shop_enables_it(customer, settings):
+    """DRF's own default would accept HTTP Basic (no CSRF check) on an endpoint that spends
+    money; the app uses session authentication unless the shop names its own classes."""
+    import base64
+
+
+    add_method(customer, "approved")
+    basic = "Basic " + base64.b64encode(b"alice:pw").decode()
+    client = APIClient()
+    body = {"product": "book"}
+    refused = client.post(ORDERS, body, format="json", HTTP_AUTHORIZATION=basic, HTTP_IDEMPOTENCY_KEY="b1")
+    assert refused.status_code == 403
+    assert not OneClickOrder.objects.exists()
+
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.BasicAuthentication"]
+    }
+    accepted = client.post(ORDERS, body, format="json", HTTP_AUTHORIZATION=basic, HTTP_IDEMPOTENCY_KEY="b2")
+    assert accepted.status_code == 201, accepted.content

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.decorators import method_decorator
 from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -52,9 +54,22 @@ def idempotency_key(request: Request) -> str:
     return key
 
 
+class SessionAuthenticationByDefault:
+    """Session authentication, with its CSRF check, unless the shop's ``REST_FRAMEWORK`` setting
+    names its own ``DEFAULT_AUTHENTICATION_CLASSES`` (DRF's built-in default would also accept
+    HTTP Basic, with no CSRF check, on an endpoint that spends money)."""
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        if "DEFAULT_AUTHENTICATION_CLASSES" in getattr(settings, "REST_FRAMEWORK", {}):
+            return super().get_authenticators()
+        return [SessionAuthentication()]
+
+
 # Never inside ATOMIC_REQUESTS: an order is committed before its provider is called.
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
-class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class OrderViewSet(
+    SessionAuthenticationByDefault, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = OrderSerializer
     permission_classes = [IsAuthenticated]
     pagination_class = OrderPagination
@@ -101,6 +116,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 
 class PaymentMethodViewSet(
+    SessionAuthenticationByDefault,
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = PaymentMethodSerializer
