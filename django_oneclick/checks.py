@@ -46,7 +46,9 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         except ImproperlyConfigured as exc:
             errors.append(Error(str(exc), hint="Check the BACKEND path.", id="django_oneclick.E004"))
             continue
-        errors += registry.get_provider(name).check()
+        provider = registry.get_provider(name)
+        errors += provider.check()
+        errors += _verdict_wait_errors(name, provider)
         if provider_cls.requires_buyer and not oneclick_settings.BUYER_RESOLVER:
             errors.append(
                 Error(
@@ -54,4 +56,32 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                     id="django_oneclick.E006",
                 )
             )
+    return errors
+
+
+def _verdict_wait_errors(name: str, provider: Any) -> list[CheckMessage]:
+    """No verdict on an order while its purchase may still be in flight: the wait before a
+    pending order counts as interrupted, and before a missing one counts as never placed, must
+    both exceed the longest a purchase call can run (a late success would otherwise meet an
+    order already settled ``failed``)."""
+    longest = provider.purchase_timeout
+    errors = []
+    if oneclick_settings.STALE_PENDING_AFTER <= longest:
+        errors.append(
+            Error(
+                f"ONECLICK['STALE_PENDING_AFTER'] ({oneclick_settings.STALE_PENDING_AFTER}) does not exceed the "
+                f"longest purchase call of provider {name!r} ({longest}).",
+                hint="Raise STALE_PENDING_AFTER, or lower the provider's timeouts.",
+                id="django_oneclick.E007",
+            )
+        )
+    if provider.not_found_after <= longest:
+        errors.append(
+            Error(
+                f"ONECLICK['PROVIDERS'][{name!r}]['NOT_FOUND_AFTER'] ({provider.not_found_after}) does not exceed "
+                f"its longest purchase call ({longest}).",
+                hint="Raise NOT_FOUND_AFTER, or lower the provider's timeouts.",
+                id="django_oneclick.E008",
+            )
+        )
     return errors

@@ -77,6 +77,16 @@ class OneClickOrder(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     total = models.DecimalField(max_digits=14, decimal_places=2)
+    max_total = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_(
+            "The most the customer agreed to pay, shipping and tax included, as shown on the button "
+            "(the total plus the offer's allowance); sent as the cap to providers that price at the merchant."
+        ),
+    )
     currency = models.CharField(max_length=3)
     status = models.CharField(
         max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING, db_index=True
@@ -93,6 +103,18 @@ class OneClickOrder(models.Model):
     request_fingerprint = models.CharField(max_length=64)
     refresh_attempts = models.PositiveIntegerField(default=0)
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    candidates = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Provider orders that may be this one (found by product and time, not by our reference): "
+            "an operator tells which, if any, it is."
+        ),
+    )
+    late_charge = models.BooleanField(
+        default=False,
+        help_text=_("The provider reported a charge after the order was settled as failed: an operator must act."),
+    )
     retry_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
     )
@@ -106,6 +128,12 @@ class OneClickOrder(models.Model):
                 fields=["owner", "idempotency_key"], name="oneclick_idempotency_key_per_owner"
             ),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="oneclick_quantity_positive"),
+            # One charge is one order: a provider's order never settles two of ours.
+            models.UniqueConstraint(
+                fields=["provider", "provider_order_id"],
+                condition=~Q(provider_order_id=""),
+                name="oneclick_one_order_per_provider_order",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -33,10 +33,17 @@ class Offer:
     unit_price: Decimal
     currency: str
     provider_product_ids: Mapping[str, str] = field(default_factory=dict)
+    #: What shipping and tax may add to the price at a merchant that prices them itself (Rye): the
+    #: button shows "up to" price + allowance, and that is the most the customer is charged.
+    charges_allowance: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         if not isinstance(self.unit_price, Decimal) or not self.unit_price.is_finite() or self.unit_price <= 0:
             raise ImproperlyConfigured(f"Offer {self.reference!r}: unit_price must be a positive Decimal.")
+        if not isinstance(self.charges_allowance, Decimal) or not self.charges_allowance.is_finite() or (
+            self.charges_allowance < 0
+        ):
+            raise ImproperlyConfigured(f"Offer {self.reference!r}: charges_allowance must be a Decimal of 0 or more.")
         if not _CURRENCY.match(self.currency):
             raise ImproperlyConfigured(f"Offer {self.reference!r}: currency must be ISO 4217, like 'EUR'.")
 

@@ -31,6 +31,7 @@ from django_oneclick.providers.base import (
     InvalidRequest,
     MethodDetails,
     OrderNotFound,
+    OrderNotIdentified,
     OutcomeUnknown,
     ProviderError,
     ProviderResult,
@@ -49,7 +50,7 @@ S = OrderStatus
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.COMPLETED, S.FAILED, S.UNKNOWN}),
     S.PROCESSING: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.COMPLETED, S.FAILED, S.UNKNOWN}),
-    S.REQUIRES_ACTION: frozenset({S.REQUIRES_ACTION, S.PROCESSING, S.COMPLETED, S.FAILED}),
+    S.REQUIRES_ACTION: frozenset({S.REQUIRES_ACTION, S.PROCESSING, S.COMPLETED, S.FAILED, S.UNKNOWN}),
     S.UNKNOWN: frozenset({S.UNKNOWN, S.PROCESSING, S.REQUIRES_ACTION, S.COMPLETED, S.FAILED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
@@ -91,6 +92,17 @@ class InvalidTransition(Exception):
     pass
 
 
+class ProviderOrderTaken(Exception):
+    """The provider named an order that already settles another of our orders: one charge is
+    never two orders (the database's unique constraint decides between racing processes)."""
+
+    def __init__(self, provider_order_id: str, holder: OneClickOrder | None) -> None:
+        holder_id = holder.public_id if holder else "another order"
+        super().__init__(f"Provider order {provider_order_id} already belongs to order {holder_id}.")
+        self.provider_order_id = provider_order_id
+        self.holder = holder
+
+
 # --- the state machine ----------------------------------------------------------------------
 
 
@@ -101,7 +113,15 @@ def transition(order: OneClickOrder, new_status: str, **fields: Any) -> bool:
         raise InvalidTransition(f"An order cannot go from {order.status} to {new_status}.")
     previous = order.status
     fields = {"status": new_status, "updated_at": timezone.now(), **fields}
-    won = OneClickOrder.objects.filter(pk=order.pk, status=previous).update(**fields)
+    try:
+        with transaction.atomic():
+            won = OneClickOrder.objects.filter(pk=order.pk, status=previous).update(**fields)
+    except IntegrityError:
+        taken = fields.get("provider_order_id", "")
+        if not taken:
+            raise
+        holder = OneClickOrder.objects.filter(provider=order.provider, provider_order_id=taken).first()
+        raise ProviderOrderTaken(taken, holder) from None
     if not won:
         order.refresh_from_db()
         return False
@@ -136,6 +156,7 @@ def _apply_result(order: OneClickOrder, result: ProviderResult) -> None:
         # An earlier "unknown" or a gave-up note no longer describes the order; the exchange
         # log keeps the history.
         fields["error_code"] = fields["error_message"] = fields["customer_message"] = ""
+        fields["candidates"] = []
     if result.status == ProviderStatus.FAILED:
         message = _redacted(order, result.error_message)
         fields.update(error_code=result.error_code or "failed", error_message=message, customer_message=message)
@@ -165,14 +186,77 @@ def _mark_interrupted(order: OneClickOrder) -> None:
 
 def _settle(order: OneClickOrder, new_status: str, **fields: Any) -> None:
     """Apply the provider's answer. If the order was meanwhile declared ``unknown`` (a slow call
-    taken for an interrupted one), the answer is still the truth: apply it from there."""
-    if not transition(order, new_status, **fields) and order.status == S.UNKNOWN:
-        transition(order, new_status, **fields)
+    taken for an interrupted one), the answer is still the truth: apply it from there. If it was
+    meanwhile settled ``failed``, an answer that says the provider holds an order is a late
+    charge for an operator, never dropped. A provider order that already settles another of our
+    orders leaves this one ``unknown`` for an operator."""
+    try:
+        if not transition(order, new_status, **fields) and order.status == S.UNKNOWN:
+            transition(order, new_status, **fields)
+    except ProviderOrderTaken as exc:
+        _hold_for_operator(order, exc)
+        return
+    if order.status == S.FAILED and new_status != S.FAILED:
+        flag_late_charge(order, fields.get("provider_order_id", ""), f"The provider answered {new_status}.")
+
+
+def _hold_for_operator(order: OneClickOrder, taken: ProviderOrderTaken) -> None:
+    message = f"{taken} An operator must check which of our orders it pays for."
+    logger.error("order %s: %s", order.public_id, message)
+    if S.UNKNOWN in TRANSITIONS[order.status]:
+        transition(
+            order,
+            S.UNKNOWN,
+            error_code="provider_order_taken",
+            error_message=message,
+            customer_message=OutcomeUnknown.customer_message,
+        )
+    elif order.status == S.FAILED:
+        flag_late_charge(order, "", message)
+
+
+def flag_late_charge(order: OneClickOrder, provider_order_id: str, detail: str) -> bool:
+    """The provider holds an order (it may charge or has charged) for an order we settled as
+    ``failed``: flag it for an operator, record it in the order's exchange log and send
+    :data:`signals.late_charge_detected`, once. The order stays ``failed``: a final state is
+    never left, the operator refunds or fulfils. False if it was flagged already."""
+    flagged = OneClickOrder.objects.filter(pk=order.pk, status=S.FAILED, late_charge=False).update(
+        late_charge=True, updated_at=timezone.now()
+    )
+    if not flagged:
+        return False
+    order.late_charge = True
+    if provider_order_id and not order.provider_order_id:
+        try:
+            with transaction.atomic():
+                OneClickOrder.objects.filter(pk=order.pk).update(provider_order_id=provider_order_id)
+            order.provider_order_id = provider_order_id
+        except IntegrityError:
+            detail += f" Its provider order {provider_order_id} already belongs to another order."
+    note = f"Late charge: the order was settled failed, then {_redacted(order, detail)}"
+    ProviderExchange.objects.create(
+        order=order,
+        provider=order.provider,
+        operation="late_charge",
+        request={"provider_order_id": provider_order_id},
+        outcome="late_charge",
+        error=note,
+    )
+    logger.error("order %s: %s", order.public_id, note)
+    for receiver, result in signals.late_charge_detected.send_robust(
+        OneClickOrder, order=order, provider_order_id=provider_order_id
+    ):
+        if isinstance(result, Exception):
+            logger.error("order %s: receiver %r failed", order.public_id, receiver, exc_info=result)
+    return True
 
 
 def _redacted(order: OneClickOrder, message: str) -> str:
     """A provider's message without its secrets or card numbers: providers echo them in errors,
-    and these messages are stored on the order, logged and shown to the customer."""
+    and these messages are stored on the order, logged and shown to the customer. An order of a
+    provider no longer configured still gets its card numbers masked."""
+    if order.provider not in configured_names():
+        return mask_card_numbers(message)
     return get_provider(order.provider).redactor.text(message)
 
 
@@ -331,6 +415,7 @@ def place_order(
         quantity=quantity,
         unit_price=offer.unit_price,
         total=offer.unit_price * quantity,
+        max_total=offer.unit_price * quantity + offer.charges_allowance,
         currency=offer.currency,
         customer_ip=customer_ip,
         options=options,
@@ -373,6 +458,7 @@ def _purchase_request(order: OneClickOrder, method: PaymentMethod, buyer: Any) -
         customer_ip=order.customer_ip,
         buyer=buyer,
         options=order.options,
+        max_total=order.max_total,
     )
 
 
@@ -436,6 +522,11 @@ def refresh_order(
         _mark_interrupted(order)
     if order.status not in UNSETTLED:
         return order
+    if order.provider not in configured_names():
+        logger.warning(
+            "order %s: provider %r is no longer configured; its status cannot be asked", order.public_id, order.provider
+        )
+        return order
     now = timezone.now()
     claim = OneClickOrder.objects.filter(pk=order.pk, status=order.status)
     if min_interval is not None:
@@ -452,8 +543,12 @@ def refresh_order(
         customer_ip=order.customer_ip,
     )
     log = OrderExchangeLog(order, order.provider)
+    provider = get_provider(order.provider)
     try:
-        result = get_provider(order.provider).fetch_status(request, log)
+        result = provider.fetch_status(request, log)
+    except OrderNotIdentified as exc:
+        _weigh_candidates(order, provider, request, exc)
+        return order
     except OrderNotFound as exc:
         if order.status == S.UNKNOWN:
             transition(order, S.FAILED, **_error_fields(order, exc))
@@ -473,6 +568,34 @@ def refresh_order(
         return order
     _apply_result(order, result)
     return order
+
+
+def _weigh_candidates(
+    order: OneClickOrder, provider: Any, request: StatusRequest, found: OrderNotIdentified
+) -> None:
+    """A lookup by product and time: candidates settling another of our orders are never ours.
+    Any left are shown to an operator, the order stays ``unknown``; with none left it was never
+    placed only on the provider's complete records after ``NOT_FOUND_AFTER``."""
+    ids = [candidate.provider_order_id for candidate in found.candidates]
+    taken = set(
+        OneClickOrder.objects.filter(provider=order.provider, provider_order_id__in=ids)
+        .exclude(pk=order.pk)
+        .values_list("provider_order_id", flat=True)
+    )
+    free = [asdict(candidate) for candidate in found.candidates if candidate.provider_order_id not in taken]
+    if free:
+        transition(
+            order,
+            order.status,
+            candidates=free,
+            **_error_fields(order, found),
+        )
+        return
+    verdict = provider.missing_order(request, found.sought, records_complete=found.records_complete)
+    if isinstance(verdict, OrderNotFound) and order.status == S.UNKNOWN:
+        transition(order, S.FAILED, candidates=[], **_error_fields(order, verdict))
+    elif order.candidates:
+        transition(order, order.status, candidates=[])
 
 
 def _count_failed_fetch(order: OneClickOrder, message: str) -> None:
@@ -512,32 +635,68 @@ def retry_order(order: OneClickOrder) -> PlacedOrder:
     return placed
 
 
-def settle_manually(order: OneClickOrder, status: str, *, operator: str) -> bool:
+def settle_manually(
+    order: OneClickOrder, status: str, *, operator: str, reason: str, provider_order_id: str = ""
+) -> bool:
     """An operator checked an unsettled order at the provider (e.g. in its dashboard) and records
-    the outcome. Goes through the state machine and its signals like any other change, and is
-    written to the order's exchange log as the audit trail. False if the order moved meanwhile."""
+    the outcome, with the provider's order id when it was completed (one of the order's
+    candidates, say). Goes through the state machine and its signals like any other change, and is
+    written to the order's exchange log as the audit trail (who, why). False if the order moved
+    meanwhile; :class:`ProviderOrderTaken` if that provider order settles another order."""
     if status not in (S.COMPLETED, S.FAILED):
         raise InvalidTransition("An operator can only mark an order completed or failed.")
     if order.status not in UNSETTLED:
         raise InvalidTransition(f"Only an unsettled order can be settled by hand, not a {order.status} one.")
-    note = f"Marked {status} by {operator} after checking at {order.provider}."
+    if not reason.strip():
+        raise InvalidTransition("Say why: the reason is kept in the order's audit trail.")
+    if status == S.FAILED and provider_order_id:
+        raise InvalidTransition("A failed order holds no provider order.")
+    note = f"Marked {status} by {operator} after checking at {order.provider}: {reason.strip()}"
+    fields: dict[str, Any] = {"candidates": []}
+    if status == S.COMPLETED:
+        fields.update(error_code="", error_message="", customer_message="")
+        if provider_order_id:
+            fields["provider_order_id"] = provider_order_id
+    else:
+        fields.update(
+            error_code="settled_by_operator",
+            error_message=note,
+            customer_message="The order could not be placed. Nothing was charged.",
+        )
+    settled = transition(order, status, **fields)
     ProviderExchange.objects.create(
         order=order,
         provider=order.provider,
         operation="settled_by_operator",
-        request={"operator": operator, "status": status, "previous_status": order.status},
-        outcome="operator",
+        request={
+            "operator": operator,
+            "status": status,
+            "reason": reason.strip(),
+            "provider_order_id": provider_order_id,
+        },
+        outcome="operator" if settled else "operator_too_late",
         error=note,
     )
-    if status == S.COMPLETED:
-        return transition(order, S.COMPLETED, error_code="", error_message="", customer_message="")
-    return transition(
-        order,
-        S.FAILED,
-        error_code="settled_by_operator",
-        error_message=note,
-        customer_message="The order could not be placed. Nothing was charged.",
-    )
+    return settled
+
+
+def acknowledge_late_charge(order: OneClickOrder, *, operator: str, reason: str) -> bool:
+    """An operator dealt with a late charge (refunded it, or fulfilled the order): the flag is
+    cleared and what was done is kept in the audit trail. False if it was not flagged."""
+    if not reason.strip():
+        raise InvalidTransition("Say what was done about the late charge: it is kept in the audit trail.")
+    cleared = OneClickOrder.objects.filter(pk=order.pk, late_charge=True).update(late_charge=False)
+    if cleared:
+        order.late_charge = False
+        ProviderExchange.objects.create(
+            order=order,
+            provider=order.provider,
+            operation="late_charge_handled",
+            request={"operator": operator, "reason": reason.strip()},
+            outcome="operator",
+            error=f"Late charge handled by {operator}: {reason.strip()}",
+        )
+    return bool(cleared)
 
 
 # --- saved payment methods ------------------------------------------------------------------

@@ -6,3 +6,7 @@ from django.dispatch import Signal
 order_status_changed = Signal()
 order_completed = Signal()
 order_failed = Signal()
+
+#: The provider reported an order (it may charge) for an order already settled ``failed``: an
+#: operator must refund or fulfil. Arguments: ``order`` and ``provider_order_id`` (may be empty).
+late_charge_detected = Signal()

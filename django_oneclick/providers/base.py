@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -116,6 +116,34 @@ def failure_after_sending(
     return ProviderUnavailable(message, retry_after=retry_after)
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A provider order that may be ours, found by what the provider keeps (product, time)
+    rather than by our reference: shown to an operator, never settled on by itself."""
+
+    provider_order_id: str
+    placed_at: str = ""
+    #: The provider's state of that order, for the operator.
+    state: str = ""
+
+
+class OrderNotIdentified(OutcomeUnknown):
+    """On a status fetch of an order whose purchase answer was lost, at a provider that keeps no
+    reference of ours: ``candidates`` may be it. The order stays unknown for an operator unless no
+    candidate is left once those settling other orders are set aside, the records read were
+    complete and ``NOT_FOUND_AFTER`` has passed: then it was never placed."""
+
+    code = "needs_operator"
+
+    def __init__(
+        self, message: str, *, candidates: list[Candidate], records_complete: bool, sought: str
+    ) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
+        self.records_complete = records_complete
+        self.sought = sought
+
+
 class MethodNotSupported(ProviderError):
     """This provider does not let customers register a payment method through the API."""
 
@@ -199,6 +227,9 @@ class PurchaseRequest:
     customer_ip: str | None = None
     buyer: Buyer | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: The most the customer agreed to pay, all-in, as the button showed it (``total`` plus the
+    #: offer's allowance for shipping and tax): the cap for providers that price at the merchant.
+    max_total: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -338,8 +369,10 @@ class Provider:
     requires_buyer: ClassVar[bool] = False
     #: For an order whose purchase answer was lost: after how many seconds (option
     #: ``NOT_FOUND_AFTER``) its absence from the provider's complete records means it was
-    #: never placed, rather than not recorded yet.
+    #: never placed, rather than not recorded yet. Must exceed :attr:`purchase_timeout`.
     default_not_found_after: ClassVar[float] = 600.0
+    #: How far the provider's clock may run ahead of ours, for matching by time.
+    clock_skew: ClassVar[timedelta] = timedelta(minutes=2)
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
@@ -372,6 +405,17 @@ class Provider:
     def close(self) -> None:
         """Release pooled connections."""
 
+    @property
+    def purchase_timeout(self) -> timedelta:
+        """The longest one purchase call may run before it gives up (every request it makes,
+        each to its timeout). No verdict on an order may be reached sooner: until then the
+        purchase may still be in flight and succeed (see the system check W001)."""
+        return timedelta(0)
+
+    @property
+    def not_found_after(self) -> timedelta:
+        return timedelta(seconds=float(self.options.get("NOT_FOUND_AFTER", self.default_not_found_after)))
+
     # -- shared behaviour
 
     def check(self) -> list[CheckMessage]:
@@ -386,24 +430,38 @@ class Provider:
             if not self.options.get(key)
         ]
 
-    def order_from_history(
-        self, request: StatusRequest, matches: list[str], *, history_complete: bool
-    ) -> str:
-        """The provider's id of our order among ``matches`` (the buyer's orders of the same product
-        placed during our purchase). Several need an operator; none is :meth:`missing_order`."""
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise OutcomeUnknown(
-                f"{len(matches)} {self.display_name} orders match by product and time "
-                f"({', '.join(matches)}): an operator must tell which one is this order."
-            )
-        raise self.missing_order(
-            request,
-            f"order of product {request.product_id!r} placed around "
-            f"{request.created_at:%Y-%m-%d %H:%M:%S} UTC",
-            records_complete=history_complete,
+    def candidates_found(
+        self, request: StatusRequest, candidates: list[Candidate], *, records_complete: bool
+    ) -> ProviderError:
+        """The provider's records hold no reference of ours, only orders of the same product placed
+        while our purchase may have run (``candidates``). None of them is a match by itself: a
+        customer may have bought the same thing twice. The core sets aside those already settling
+        another of our orders and leaves the rest to an operator (see :class:`OrderNotIdentified`)."""
+        return OrderNotIdentified(
+            f"{self.display_name} keeps no reference of ours; "
+            + (
+                f"{len(candidates)} of its orders of product {request.product_id!r} were placed while the purchase "
+                f"may have run ({', '.join(c.provider_order_id for c in candidates)})."
+                if candidates
+                else f"none of its orders of product {request.product_id!r} was placed while the purchase may have run."
+            ),
+            candidates=candidates,
+            records_complete=records_complete,
+            sought=f"order of product {request.product_id!r} placed after {request.created_at:%Y-%m-%d %H:%M:%S} UTC",
         )
+
+    def placed_during_purchase(self, request: StatusRequest, placed_at: str) -> bool:
+        """Whether the provider's timestamp of an order falls while our purchase may have run:
+        never before the order was written (it was sent after), at the latest the whole purchase
+        timeout plus ``clock_skew`` after. An unreadable timestamp counts: better shown to an
+        operator than left out."""
+        try:
+            moment = datetime.fromisoformat(placed_at)
+        except (TypeError, ValueError):
+            return True
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return request.created_at <= moment <= request.created_at + self.purchase_timeout + self.clock_skew
 
     def missing_order(
         self, request: StatusRequest, sought: str, *, records_complete: bool
@@ -411,9 +469,9 @@ class Provider:
         """The provider's records show no ``sought`` (our order whose purchase answer was lost):
         it was never placed (:class:`OrderNotFound`) only when the records read were complete
         and the provider had ``NOT_FOUND_AFTER`` seconds to record it; otherwise unknown."""
-        waited = (datetime.now(UTC) - request.created_at).total_seconds()
-        not_found_after = float(self.options.get("NOT_FOUND_AFTER", self.default_not_found_after))
-        if records_complete and waited >= not_found_after:
+        waited = datetime.now(UTC) - request.created_at
+        # Never while the purchase itself may still be running, whatever NOT_FOUND_AFTER says.
+        if records_complete and waited > max(self.not_found_after, self.purchase_timeout):
             return OrderNotFound(f"{self.display_name} has no {sought}.")
         return OutcomeUnknown(
             f"{self.display_name} shows no {sought} "

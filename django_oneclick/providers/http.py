@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
@@ -28,7 +28,6 @@ from django_oneclick.providers.base import (
     Provider,
     ProviderError,
     ProviderUnavailable,
-    StatusRequest,
     failure_after_sending,
 )
 
@@ -86,10 +85,9 @@ class HttpProvider(Provider):
     default_base_url: ClassVar[str] = ""
     default_connect_timeout: ClassVar[float] = 5.0
     default_read_timeout: ClassVar[float] = 30.0
-    #: For providers that find an order of unknown outcome by its time: how many calls one
-    #: purchase makes at most, and how far the two clocks may differ.
+    #: How many requests one purchase makes at most (token fetches and renewals included): with
+    #: the timeouts, how long a purchase may run (:attr:`purchase_timeout`).
     calls_per_purchase: ClassVar[int] = 1
-    clock_skew: ClassVar[timedelta] = timedelta(minutes=2)
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
@@ -105,6 +103,11 @@ class HttpProvider(Provider):
         connect = float(self.options.get("CONNECT_TIMEOUT", self.default_connect_timeout))
         read = float(self.options.get("READ_TIMEOUT", self.default_read_timeout))
         return httpx.Timeout(read, connect=connect)
+
+    @property
+    def purchase_timeout(self) -> timedelta:
+        timeout = self.timeout
+        return self.calls_per_purchase * timedelta(seconds=(timeout.connect or 0) + (timeout.read or 0))
 
     @property
     def client(self) -> httpx.Client:
@@ -157,6 +160,14 @@ class HttpProvider(Provider):
             draft.response = self.describe_response(response, body)
             if response.is_error:
                 raise self.error_for_status(response, body, safe_to_retry=safe_to_retry)
+            if not response.is_success:
+                # A redirect (to a maintenance page, a login, ...) is no answer to the call: it
+                # neither confirms nor denies that a purchase was placed.
+                raise failure_after_sending(
+                    f"{self.display_name} answered HTTP {response.status_code} "
+                    f"(Location {response.headers.get('location', '')!r}) instead of an answer.",
+                    may_have_acted=not safe_to_retry,
+                )
             return response
 
     def transport_error(self, exc: httpx.TransportError, *, safe_to_retry: bool) -> ProviderError:
@@ -211,19 +222,3 @@ class HttpProvider(Provider):
         raise failure_after_sending(
             f"{self.display_name} sent a malformed body: {str(body)[:200]!r}", may_have_acted=not safe_to_retry
         )
-
-    # -- finding an order whose purchase outcome was unknown, by its time
-
-    def placed_during_purchase(self, request: StatusRequest, placed_at: str) -> bool:
-        """Whether the provider's timestamp of an order falls while our purchase may have run.
-        An unreadable timestamp counts as a match: better an operator than a wrong answer."""
-        try:
-            moment = datetime.fromisoformat(placed_at)
-        except (TypeError, ValueError):
-            return True
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        timeout = self.timeout
-        longest_call = timedelta(seconds=(timeout.connect or 0) + (timeout.read or 0))
-        latest = request.created_at + self.calls_per_purchase * longest_call + self.clock_skew
-        return request.created_at - self.clock_skew <= moment <= latest

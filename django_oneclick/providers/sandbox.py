@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,6 @@ from django_oneclick.providers.base import (
     ExchangeLog,
     InvalidRequest,
     MethodDetails,
-    OrderNotFound,
     OutcomeUnknown,
     PaymentDeclined,
     Provider,
@@ -69,6 +69,13 @@ class SandboxProvider(Provider):
     """Options: ``ASYNC_SECONDS`` (default 2), ``SLOW_SECONDS`` (default 3)."""
 
     display_name = "Sandbox"
+    #: The sandbox records an order within its purchase call: once that call is over, an order it
+    #: does not hold was never placed.
+    default_not_found_after = 10.0
+
+    @property
+    def purchase_timeout(self) -> timedelta:
+        return timedelta(seconds=float(self.options.get("SLOW_SECONDS", 3)))
 
     def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
         behaviour = behaviour_of(request.method.reference)
@@ -105,7 +112,8 @@ class SandboxProvider(Provider):
             state = cache.get(_store_key(request.order_id))
             if state is None:
                 draft.http_status = 404
-                raise OrderNotFound("The sandbox has no such order.")
+                # Not "never placed" while a slow purchase of it may still be running.
+                raise self.missing_order(request, f"order {request.order_id}", records_complete=True)
             if state["status"] == ProviderStatus.PROCESSING and time.time() >= state["complete_at"]:
                 state["status"] = ProviderStatus.COMPLETED
                 cache.set(_store_key(request.order_id), state, _STORE_TTL)
