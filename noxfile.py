@@ -9,6 +9,23 @@ from pathlib import Path
 
 import nox
 
+
+def _make_interpreters_visible(*versions: str) -> None:
+    """nox looks for ``python3.12`` on PATH; pyenv's shim for a version that is installed but not
+    selected fails there ("command not found"). Put each installed version's own bin directory
+    on PATH, so the README's command runs every session as a newcomer types it."""
+    installed = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = []
+    for version in versions:
+        candidates = sorted(installed.glob(f"{version}.*/bin/python{version}"))
+        if candidates:
+            found.append(str(candidates[-1].parent))
+        elif not shutil.which(f"python{version}"):
+            print(f"nox: no Python {version} found; install it (e.g. `pyenv install {version}`) to run its sessions.")
+    os.environ["PATH"] = os.pathsep.join([*found, os.environ.get("PATH", "")])
+
+
+_make_interpreters_visible("3.11", "3.12")
 nox.options.sessions = ["lint", "tests", "django6", "package"]
 nox.options.reuse_existing_virtualenvs = True
 ON_CI = bool(os.environ.get("CI"))

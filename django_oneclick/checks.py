@@ -66,7 +66,7 @@ def _verdict_wait_errors(name: str, provider: Any) -> list[CheckMessage]:
     order already settled ``failed``)."""
     longest = provider.purchase_timeout
     errors = []
-    if oneclick_settings.STALE_PENDING_AFTER <= longest:
+    if longest >= oneclick_settings.STALE_PENDING_AFTER:
         errors.append(
             Error(
                 f"ONECLICK['STALE_PENDING_AFTER'] ({oneclick_settings.STALE_PENDING_AFTER}) does not exceed the "

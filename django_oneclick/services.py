@@ -191,8 +191,10 @@ def _settle(order: OneClickOrder, new_status: str, **fields: Any) -> None:
     charge for an operator, never dropped. A provider order that already settles another of our
     orders leaves this one ``unknown`` for an operator."""
     try:
-        if not transition(order, new_status, **fields) and order.status == S.UNKNOWN:
-            transition(order, new_status, **fields)
+        if new_status in TRANSITIONS[order.status]:
+            moved = transition(order, new_status, **fields)
+            if not moved and order.status == S.UNKNOWN:
+                transition(order, new_status, **fields)
     except ProviderOrderTaken as exc:
         _hold_for_operator(order, exc)
         return
@@ -594,8 +596,8 @@ def _weigh_candidates(
     verdict = provider.missing_order(request, found.sought, records_complete=found.records_complete)
     if isinstance(verdict, OrderNotFound) and order.status == S.UNKNOWN:
         transition(order, S.FAILED, candidates=[], **_error_fields(order, verdict))
-    elif order.candidates:
-        transition(order, order.status, candidates=[])
+    else:
+        transition(order, order.status, candidates=[], **_error_fields(order, found))
 
 
 def _count_failed_fetch(order: OneClickOrder, message: str) -> None:

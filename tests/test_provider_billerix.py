@@ -2,8 +2,10 @@
 
 import logging
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from django_oneclick.models import OneClickOrder
 from django_oneclick.providers.billerix import BillerixProvider, x_token
@@ -213,44 +215,46 @@ def test_a_method_without_buyer_id_must_be_added_again(api, fake, customer, buye
 
 
 @pytest.mark.parametrize("fault", ["timeout", "drop", "malformed"])
-def test_lost_answer_is_found_in_the_charge_history_never_resent(api, fake, charge_method, fault):
+def test_a_lost_answer_stays_unknown_for_an_operator_never_resent(api, fake, charge_method, fault):
+    """Billerix documents no lookup by our reference: the order stays unknown, however long it
+    waits, and the operator is told how to find it (its metaData carries our order id)."""
     fake.fail_next(fault)
 
     order = buy(api).json()
     assert (order["status"], order["provider_order_id"]) == ("unknown", "")
+    OneClickOrder.objects.filter(public_id=order["id"]).update(created_at=timezone.now() - timedelta(days=1))
 
     settled = read(api, order["id"])
 
     [placed] = fake.orders.values()
-    assert (settled["status"], settled["provider_order_id"]) == ("completed", placed["id"])
+    assert (settled["status"], settled["provider_order_id"]) == ("unknown", "")
+    stored = OneClickOrder.objects.get(public_id=order["id"])
+    assert stored.error_code == "needs_operator"
+    assert order["id"] in stored.error_message
     assert placed["body"]["metaData"] == {"oneclickOrderId": order["id"]}
     assert len(fake.purchase_requests()) == 1
+    assert [r.method for r in fake.requests] == ["POST"]  # no undocumented lookup
 
 
-def test_an_order_found_in_the_history_is_never_failed_by_a_404_on_its_result(api, fake, charge_method, settings):
-    point_provider_at(settings, "billerix", fake, NOT_FOUND_AFTER=0)
-    fake.unrecorded_polls = 1
-    fake.fail_next("timeout")
+def test_a_404_on_the_result_of_a_created_order_never_fails_it(api, fake, charge_method, settings):
+    """Billerix gave the order's id, so it created the order: a 404 of its result is no word
+    that nothing was charged."""
     order = buy(api).json()
-    [placed] = fake.orders.values()
+    assert order["status"] == "processing"
+    fake.orders.clear()
+    OneClickOrder.objects.filter(public_id=order["id"]).update(created_at=timezone.now() - timedelta(days=1))
 
-    found = read(api, order["id"])
-
-    assert (found["status"], found["provider_order_id"]) == ("processing", placed["id"])
-    assert read(api, order["id"])["status"] == "completed"
-    assert len(fake.purchase_requests()) == 1
+    assert read(api, order["id"])["status"] == "processing"
+    assert OneClickOrder.objects.get(public_id=order["id"]).refresh_attempts == 1
 
 
-def test_an_order_missing_from_the_history_is_not_placed_only_after_the_wait(api, fake, charge_method, settings):
+def test_an_undocumented_server_error_leaves_the_order_unknown(api, fake, charge_method, settings):
     fake.fail_next_with("server_error")
     order = buy(api).json()
     assert order["status"] == "unknown"
+    OneClickOrder.objects.filter(public_id=order["id"]).update(created_at=timezone.now() - timedelta(days=1))
 
-    assert read(api, order["id"])["status"] == "unknown"  # too early to say
-
-    point_provider_at(settings, "billerix", fake, NOT_FOUND_AFTER=0)
-    settled = read(api, order["id"])
-    assert (settled["status"], settled["error_code"]) == ("failed", "not_placed")
+    assert read(api, order["id"])["status"] == "unknown"
     assert len(fake.purchase_requests()) == 1
 
 

@@ -452,16 +452,18 @@ class Provider:
 
     def placed_during_purchase(self, request: StatusRequest, placed_at: str) -> bool:
         """Whether the provider's timestamp of an order falls while our purchase may have run:
-        never before the order was written (it was sent after), at the latest the whole purchase
-        timeout plus ``clock_skew`` after. An unreadable timestamp counts: better shown to an
-        operator than left out."""
+        from the order's creation to the end of the whole purchase timeout, widened by
+        ``clock_skew`` on both sides because the two clocks differ. The window decides only what
+        an operator is shown (and, when nothing is in it, that nothing was placed), never a
+        match; so it errs wide. An unreadable timestamp counts as inside."""
         try:
             moment = datetime.fromisoformat(placed_at)
         except (TypeError, ValueError):
             return True
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return request.created_at <= moment <= request.created_at + self.purchase_timeout + self.clock_skew
+        earliest = request.created_at - self.clock_skew
+        return earliest <= moment <= request.created_at + self.purchase_timeout + self.clock_skew
 
     def missing_order(
         self, request: StatusRequest, sought: str, *, records_complete: bool

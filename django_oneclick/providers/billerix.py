@@ -11,12 +11,16 @@ One order is one entry of the ``products`` array: ``purchase`` by default, or ``
 ``upgrade`` or ``downgrade`` of a subscription with ``options={"action": ..., "subscription_id":
 ...}``; so a request never holds two actions on one subscription, as Billerix requires.
 
+A purchase whose answer was lost cannot be looked up: Billerix documents no search by the
+``metaData`` it keeps, so such an order stays ``unknown`` for an operator (who finds it by
+``metaData.oneclickOrderId`` at Billerix and settles it in the admin).
+
 The saved method is the buyer's charge method: ``reference`` is its ``chargeMethodId`` and
 ``data["buyer_id"]`` the buyer's id at Billerix.
 
 Options: ``PUBLIC_KEY``, ``SECRET_KEY``, ``SERVICE_ID`` (x-id), ``SOURCE`` (x-source, default
 ``shop``), ``BASE_URL`` (default ``https://pay.billerbase.com``; sandbox
-``https://pay-sandbox.billerbase.com``), ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``, ``NOT_FOUND_AFTER``.
+``https://pay-sandbox.billerbase.com``), ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from django_oneclick.providers.base import (
     AuthenticationFailed,
     ExchangeLog,
     InvalidRequest,
-    OrderNotFound,
+    OrderNotIdentified,
     OutcomeUnknown,
     PaymentDeclined,
     ProviderError,
@@ -59,7 +63,6 @@ RACE_CONDITION = 2107
 UNAUTHORIZED_MESSAGE = "Unauthorized service use is forbidden"
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 X_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
-HISTORY_LIMIT = 100
 
 
 def x_token(secret_key: str, public_key: str, buyer_ip: str, x_date: str) -> str:
@@ -127,7 +130,19 @@ class BillerixProvider(HttpProvider):
         return ProviderResult(ProviderStatus.PROCESSING, order_id, progress="created")
 
     def fetch_status(self, request: StatusRequest, log: ExchangeLog) -> ProviderResult:
-        order_id = request.provider_order_id or self._find_order(request, log)
+        order_id = request.provider_order_id
+        if not order_id:
+            # The purchase answer was lost. Billerix keeps our order id in the order's metaData
+            # but documents no lookup by it, and nothing else tells our order from another
+            # purchase of the same product: the order stays unknown for an operator.
+            raise OrderNotIdentified(
+                "Billerix documents no lookup of an order by our reference: find the order whose "
+                f"metaData.oneclickOrderId is {request.order_id} in Billerix's back office and settle "
+                "this order by hand.",
+                candidates=[],
+                records_complete=False,
+                sought=f"order with metaData.oneclickOrderId {request.order_id}",
+            )
         try:
             response = self._signed(
                 log,
@@ -140,10 +155,9 @@ class BillerixProvider(HttpProvider):
         except InvalidRequest as exc:
             if exc.code != "not_found":
                 raise
-            if not request.provider_order_id:
-                # Found in the history, so placed: its result is not there yet.
-                return ProviderResult(ProviderStatus.PROCESSING, order_id)
-            raise OrderNotFound(exc.message) from exc
+            # Billerix created this order (it gave us its id): a 404 of its result is no word
+            # that nothing was charged.
+            raise OutcomeUnknown(f"Billerix has no result for its order {order_id}: {exc.message}") from exc
         if response.status_code == 204:  # the result is not ready yet
             return ProviderResult(ProviderStatus.PROCESSING, order_id)
         data = self.json_body(response, safe_to_retry=True).get("data")
@@ -208,36 +222,6 @@ class BillerixProvider(HttpProvider):
             "productCode": request.product_id,
             "subscriptionId": request.options["subscription_id"],
         }
-
-    def _find_order(self, request: StatusRequest, log: ExchangeLog) -> str:
-        """Our order's id at Billerix when the purchase answer was lost: the buyer's charge
-        history (newest first) has no metadata, so it is matched by product and time."""
-        buyer = str(request.method.data.get("buyer_id", ""))
-        try:
-            response = self._signed(
-                log,
-                "find_order",
-                "GET",
-                f"/api/v2/buyers/{quote(buyer, safe='')}/charge/history",
-                buyer_ip=request.customer_ip or "",
-                safe_to_retry=True,
-                params={"limit": HISTORY_LIMIT, "offset": 0},
-            )
-            history = self.json_body(response, safe_to_retry=True).get("data")
-        except InvalidRequest as exc:
-            if exc.code != "not_found":  # Billerix answers 404 for a buyer with no history
-                raise
-            history = []
-        entries = [entry for entry in history or [] if isinstance(entry, dict)]
-        matches = [
-            str(entry.get("orderId"))
-            for entry in entries
-            if request.product_id in (entry.get("productCodes") or [])
-            and self.placed_during_purchase(request, str(entry.get("createdAt", "")))
-        ]
-        return self.order_from_history(
-            request, list(dict.fromkeys(matches)), history_complete=len(entries) < HISTORY_LIMIT
-        )
 
     @staticmethod
     def _result(order_id: str, data: dict[str, Any]) -> ProviderResult:

@@ -9,8 +9,12 @@ The call needs an authenticated shopper token. The shop knows its shoppers by it
 from ``POST /oauth20/token`` (HTTP Basic with the API key and secret, ``client_credentials``) and
 is cached per shopper until shortly before it expires, and fetched anew once on a 401.
 
-The purchase carries none of our data, so an order whose answer was lost is found again in the
-shopper's order history by product and time (see :meth:`Provider.order_from_history`).
+The purchase carries none of our data, so an order whose answer was lost can only be looked for
+in the shopper's order history by product and time. What is found there is never taken for our
+order by itself (the shopper may have bought the same product before or since): the orders placed
+while our purchase may have run are shown to an operator as candidates (see
+:class:`~django_oneclick.providers.base.OrderNotIdentified`). Only a complete history without any
+such order, read after ``NOT_FOUND_AFTER``, says the purchase was never placed.
 
 Options: ``API_KEY``, ``API_SECRET``, ``BASE_URL`` (default ``https://api.digitalriver.com``),
 ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``, ``NOT_FOUND_AFTER``.
@@ -27,6 +31,7 @@ import httpx
 from django_oneclick.providers.base import (
     AuthenticationFailed,
     CachedCredential,
+    Candidate,
     ExchangeLog,
     InvalidRequest,
     OrderNotFound,
@@ -59,6 +64,20 @@ _DECLINE_CODES = frozenset({"declined", "apply-payment-failure"})
 HISTORY_PAGE_SIZE = 50
 #: A cached token is used until this many seconds (at most) before it expires.
 _TOKEN_MARGIN = 60.0
+
+
+def created_order_id(response: httpx.Response) -> str:
+    """The order the purchase created, as documented: ``201 Created`` with a ``Location`` whose
+    last segment is the order id. Any other answer (another 2xx, a Location that names no order)
+    does not confirm an order, nor deny one: the outcome is unknown."""
+    path = urlsplit(response.headers.get("location", "")).path.rstrip("/")
+    parent, _, order_id = path.rpartition("/")
+    if response.status_code != 201 or not order_id or not parent.endswith("/orders"):
+        raise OutcomeUnknown(
+            f"Digital River answered HTTP {response.status_code} with Location "
+            f"{response.headers.get('location', '')!r}, not 201 Created naming an order."
+        )
+    return order_id
 
 
 class ShopperTokenRejected(AuthenticationFailed):
@@ -122,10 +141,7 @@ class DigitalRiverProvider(HttpProvider):
     def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
         url = f"/v1/shoppers/me/products/{quote(request.product_id, safe='')}/purchase"
         response = self._as_shopper(log, request.method.reference, "purchase", "POST", url, safe_to_retry=False)
-        order_id = urlsplit(response.headers.get("location", "")).path.rstrip("/").rpartition("/")[2]
-        if not order_id:
-            raise OutcomeUnknown("Digital River answered without a Location naming the order.")
-        return ProviderResult(ProviderStatus.COMPLETED, order_id)
+        return ProviderResult(ProviderStatus.COMPLETED, created_order_id(response))
 
     def fetch_status(self, request: StatusRequest, log: ExchangeLog) -> ProviderResult:
         shopper = request.method.reference
@@ -150,15 +166,14 @@ class DigitalRiverProvider(HttpProvider):
         )
         history = self.json_body(response, safe_to_retry=True).get("orders") or {}
         orders = [o for o in history.get("order") or [] if isinstance(o, dict)]
-        matching = {
-            str(order.get("id")): order
+        candidates = [
+            Candidate(str(order.get("id")), str(order.get("submissionDate", "")), str(order.get("orderState", "")))
             for order in orders
             if request.product_id in self._product_ids(order)
             and self.placed_during_purchase(request, str(order.get("submissionDate", "")))
-        }
+        ]
         complete = str(history.get("totalResultPages", "1")) in ("0", "1")
-        found = self.order_from_history(request, list(matching), history_complete=complete)
-        return self._result(matching[found])
+        raise self.candidates_found(request, candidates, records_complete=complete)
 
     # -- errors
 

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -216,6 +216,11 @@ class FirmlyProvider(HttpProvider):
     @property
     def stream_deadline(self) -> float:
         return float(self.options.get("STREAM_DEADLINE", DEFAULT_STREAM_DEADLINE))
+
+    @property
+    def purchase_timeout(self) -> timedelta:
+        # A streamed place-order may run for the whole stream deadline, on top of its requests.
+        return super().purchase_timeout + timedelta(seconds=self.stream_deadline)
 
     # -- Firmly's public key (rotates: cached briefly)
 

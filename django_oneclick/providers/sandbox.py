@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
