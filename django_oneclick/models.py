@@ -1,6 +1,6 @@
 """Saved payment methods, one-click orders and the log of every provider exchange.
 
-The order's status only changes through :func:`django_oneclick.services.transition`.
+The order's status only changes through :func:`django_oneclick.orders.transition`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from django_oneclick.domain.states import FINAL, OrderStatus
 
 
 class PaymentMethod(models.Model):
@@ -52,15 +54,6 @@ class PaymentMethod(models.Model):
         return self.label
 
 
-class OrderStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    PROCESSING = "processing", _("Processing")
-    REQUIRES_ACTION = "requires_action", _("Requires action")
-    COMPLETED = "completed", _("Completed")
-    FAILED = "failed", _("Failed")
-    UNKNOWN = "unknown", _("Unknown")
-
-
 class OneClickOrder(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(
@@ -86,6 +79,13 @@ class OneClickOrder(models.Model):
             "The most the customer agreed to pay, shipping and tax included, as shown on the button "
             "(the total plus the offer's allowance); sent as the cap to providers that price at the merchant."
         ),
+    )
+    charged_total = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("What the provider says it charged, all-in, where it reports it (Rye); else the total."),
     )
     currency = models.CharField(max_length=3)
     status = models.CharField(
@@ -141,7 +141,7 @@ class OneClickOrder(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status in (OrderStatus.COMPLETED, OrderStatus.FAILED)
+        return self.status in FINAL
 
 
 class ProviderExchange(models.Model):

@@ -3,7 +3,7 @@
 
 ``django.tasks`` on Django 6, the ``django-tasks`` backport on Django 5.2; the shop picks the
 engine with the ``TASKS`` setting (``django-tasks-db`` for one machine, an RQ or Celery-backed
-backend beyond). Each run asks the provider once through :func:`services.refresh_order` (the
+backend beyond). Each run asks the provider once through :func:`refresh_order` (the
 code the ``oneclick_refresh`` command and the admin use) and, while the order stays unsettled,
 enqueues the next run later along ``ONECLICK["REFRESH_BACKOFF"]``, up to
 ``ONECLICK["REFRESH_MAX_ATTEMPTS"]`` runs; then it leaves the order to an operator.
@@ -26,9 +26,10 @@ try:
 except ImportError:  # Django 5.2
     from django_tasks import task
 
-from django_oneclick import services
 from django_oneclick.conf import oneclick_settings
+from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.models import OneClickOrder
+from django_oneclick.orders import refresh_order, transition
 from django_oneclick.providers.base import ProviderError
 
 logger = logging.getLogger("django_oneclick")
@@ -79,10 +80,10 @@ def refresh_order_task(order_public_id: str) -> str:
     attempts_before = order.refresh_attempts
     retry_hint = None
     try:
-        services.refresh_order(order, raise_provider_errors=True)
+        refresh_order(order, raise_provider_errors=True)
     except ProviderError as exc:
         retry_hint = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-    if order.status not in services.UNSETTLED:
+    if order.status not in UNSETTLED:
         return order.status
     if order.refresh_attempts == attempts_before:  # refresh_order counts failed fetches itself
         OneClickOrder.objects.filter(pk=order.pk).update(refresh_attempts=F("refresh_attempts") + 1)
@@ -101,7 +102,7 @@ def recover_interrupted_order_task(order_public_id: str) -> str:
     while unsettled, handed to :func:`refresh_order_task`. Any other order is left alone: its
     own purchase already scheduled whatever it needs."""
     order = _load(order_public_id)
-    if order is None or order.status != services.S.PENDING:
+    if order is None or order.status != S.PENDING:
         return "not needed"
     return refresh_order_task.call(order_public_id)
 
@@ -118,5 +119,5 @@ def _leave_to_operator(order: OneClickOrder) -> None:
         f"{order.provider} (provider order id: {order.provider_order_id or 'none'}); "
         "`manage.py oneclick_refresh` or the admin's refresh action asks again."
     )
-    services.transition(order, order.status, error_code=GAVE_UP, error_message=message)
+    transition(order, order.status, error_code=GAVE_UP, error_message=message)
     logger.warning("order %s: %s", order.public_id, message)

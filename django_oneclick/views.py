@@ -15,10 +15,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from django_oneclick import services
 from django_oneclick.client_ip import client_ip
 from django_oneclick.conf import oneclick_settings
+from django_oneclick.domain.errors import IdempotencyConflict, KeyReusedForAnotherRequest, OrderRequestInvalid
 from django_oneclick.models import OneClickOrder
+from django_oneclick.orders import place_order, refresh_order
+from django_oneclick.orders.validation import validate_idempotency_key
 from django_oneclick.providers import sandbox
 
 
@@ -41,11 +43,13 @@ def buy(request: HttpRequest) -> HttpResponse:
     except ValueError:
         messages.error(request, "Quantity and payment method must be numbers.")
         return _back(request)
-    if not key or len(key) > 255:
+    try:
+        validate_idempotency_key(key)
+    except OrderRequestInvalid:
         messages.error(request, "This form has expired; please press Buy now again.")
         return _back(request)
     try:
-        placed = services.place_order(
+        placed = place_order(
             user=request.user,
             product=request.POST.get("product", "")[:200],
             quantity=quantity,
@@ -53,15 +57,15 @@ def buy(request: HttpRequest) -> HttpResponse:
             idempotency_key=key,
             customer_ip=client_ip(request),
         )
-    except services.OrderRequestInvalid as exc:
+    except OrderRequestInvalid as exc:
         for field_messages in exc.errors.values():
             for message in field_messages:
                 messages.error(request, message)
         return _back(request)
-    except services.KeyReusedForAnotherRequest:
+    except KeyReusedForAnotherRequest:
         messages.error(request, "This page is out of date; nothing was ordered. Please press Buy now again.")
         return _back(request)
-    except services.IdempotencyConflict as exc:
+    except IdempotencyConflict as exc:
         return redirect("django_oneclick:order", public_id=exc.order.public_id)
     return redirect("django_oneclick:order", public_id=placed.order.public_id)
 
@@ -70,7 +74,7 @@ def buy(request: HttpRequest) -> HttpResponse:
 @login_required
 def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     order = get_object_or_404(OneClickOrder, public_id=public_id, owner=request.user)
-    services.refresh_order(order, min_interval=oneclick_settings.STATUS_REFRESH_INTERVAL)
+    refresh_order(order, min_interval=oneclick_settings.STATUS_REFRESH_INTERVAL)
     return render(request, "django_oneclick/order_detail.html", {"order": order})
 
 
@@ -82,6 +86,6 @@ def sandbox_action(request: HttpRequest, order_id: str) -> HttpResponse:
     order = get_object_or_404(OneClickOrder, public_id=order_id, owner=request.user, provider="sandbox")
     if request.method == "POST":
         sandbox.resolve_action(str(order.public_id), confirmed=request.POST.get("decision") == "confirm")
-        services.refresh_order(order)
+        refresh_order(order)
         return redirect(reverse("django_oneclick:order", kwargs={"public_id": order.public_id}))
     return render(request, "django_oneclick/sandbox_action.html", {"order": order})

@@ -7,8 +7,9 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import resolve
 
-from django_oneclick import services, signals
+from django_oneclick import signals
 from django_oneclick.models import OneClickOrder
+from django_oneclick.orders import flag_late_charge, transition
 from django_oneclick.providers.base import Candidate
 from django_oneclick.providers.sandbox import SandboxProvider
 from tests.conftest import add_method
@@ -269,7 +270,7 @@ def test_settling_with_the_provider_order_of_another_order_is_refused(staff_clie
 def test_an_order_that_moved_while_the_operator_looked_is_not_settled(staff_client, unknown_order):
     page = staff_client.get(settle_url(unknown_order))
     seen = page.context["form"]["seen"].value()
-    services.transition(unknown_order, "processing", provider_order_id="PRV-5")  # a refresh found it meanwhile
+    transition(unknown_order, "processing", provider_order_id="PRV-5")  # a refresh found it meanwhile
     response = staff_client.post(
         settle_url(unknown_order), {"seen": seen, "status": "failed", "reason": "not in the dashboard"}, follow=True
     )
@@ -306,7 +307,7 @@ def late_charged(api, customer):
     order = buy(api, "k1", payment_method=declined.pk)
     quiet = buy(api, "k2", product="mug", payment_method=declined.pk)
     assert order.status == quiet.status == "failed"
-    assert services.flag_late_charge(order, "PRV-LATE", "the provider answered completed.")
+    assert flag_late_charge(order, "PRV-LATE", "the provider answered completed.")
     return order, quiet
 
 

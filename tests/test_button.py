@@ -219,6 +219,40 @@ def test_price_comes_from_the_resolver_and_quantity_multiplies_it(customer, monk
     assert page.one("span")["text"] == "A good book, 3 items, charged at once to Visa •••• 4242"
 
 
+def allowance_book(monkeypatch, allowance="2.00"):
+    book = Offer("book", "A good book", Decimal("19.99"), "EUR", charges_allowance=Decimal(allowance))
+    monkeypatch.setitem(offers.CATALOGUE, "book", book)
+
+
+@pytest.mark.django_db
+def test_an_allowance_for_shipping_and_tax_shows_the_most_the_customer_pays(customer, monkeypatch, settings):
+    """A merchant that prices shipping and tax itself (Rye): the button shows the cap sent."""
+    allowance_book(monkeypatch)
+    assert render_button(None).one("a")["text"] == "Sign in to buy now · up to €21.99"
+    method = add_method(customer, "approved", label="Visa •••• 4242")
+    page = render_button(customer)
+    assert page.one("button")["text"] == "Buy now · up to €21.99 · Visa •••• 4242"
+    assert page.one("span")["text"] == (
+        "A good book, €19.99 plus up to €2.00 for shipping and tax, charged at once to Visa •••• 4242"
+    )
+    page = render_button(customer, '"book" quantity=2')
+    assert page.one("button")["text"] == "Buy now · up to €41.98 · Visa •••• 4242", "one allowance per order"
+
+    settings.ONECLICK = {**settings.ONECLICK, "ADD_PAYMENT_METHOD_URL": "/wallet/add/"}
+    method.needs_reentry = True
+    method.save()
+    assert render_button(customer).one("a")["text"] == "Enter Visa •••• 4242 again to buy now · up to €21.99"
+
+
+@pytest.mark.django_db
+def test_no_allowance_shows_the_plain_total(customer, monkeypatch):
+    allowance_book(monkeypatch, "0")
+    add_method(customer, "approved", label="Visa •••• 4242")
+    page = render_button(customer)
+    assert page.one("button")["text"] == "Buy now · €19.99 · Visa •••• 4242"
+    assert page.one("span")["text"] == "A good book, charged at once to Visa •••• 4242"
+
+
 @pytest.mark.django_db
 def test_product_object_with_reference_attribute_or_pk(customer):
     add_method(customer, "approved", label="Visa")
@@ -326,6 +360,17 @@ def test_form_places_the_order_and_redirects_to_its_page(customer):
     assert "Visa •••• 4242" in page.text
     assert order.provider_order_id in page.text
     assert page.all("meta", **{"http-equiv": "refresh"}) == []
+
+
+@pytest.mark.django_db
+def test_the_form_with_an_allowance_orders_up_to_the_amount_it_showed(signed_in, customer, monkeypatch):
+    allowance_book(monkeypatch)
+    add_method(customer, "approved", label="Visa •••• 4242")
+    page = product_page(signed_in)
+    assert page.one("button", type="submit")["text"] == "Buy now · up to €21.99 · Visa •••• 4242"
+    submit(signed_in, page.fields())
+    order = OneClickOrder.objects.get()
+    assert (order.status, order.total, order.max_total) == ("completed", Decimal("19.99"), Decimal("21.99"))
 
 
 @pytest.mark.django_db

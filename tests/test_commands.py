@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from django_oneclick.models import OneClickOrder, ProviderExchange
 from tests.conftest import add_method
@@ -52,6 +53,11 @@ def test_refresh_marks_an_order_the_provider_never_saw_as_not_placed(api, custom
 
     cache.clear()
     OneClickOrder.objects.filter(pk=order.pk).update(status="unknown", provider_order_id="")
+    call_command("oneclick_refresh", stdout=StringIO())
+    order.refresh_from_db()
+    assert order.status == "unknown"  # not before its purchase could have ended
+
+    OneClickOrder.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=11))
     call_command("oneclick_refresh", stdout=StringIO())
     order.refresh_from_db()
     assert (order.status, order.error_code) == ("failed", "not_placed")

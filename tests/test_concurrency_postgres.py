@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from django_oneclick import services
 from django_oneclick.models import OneClickOrder, PaymentMethod, ProviderExchange
+from django_oneclick.orders import register_payment_method
 from django_oneclick.providers.sandbox import SandboxProvider
 from tests.conftest import add_method
 
@@ -123,7 +123,7 @@ def test_two_first_methods_saved_at_once_leave_exactly_one_default(customer):
     def register(reference):
         try:
             barrier.wait(timeout=30)
-            services.register_payment_method(customer, "sandbox", {"reference": reference})
+            register_payment_method(customer, "sandbox", {"reference": reference})
         except Exception as exc:
             errors.append(exc)
         finally:

@@ -21,8 +21,8 @@ from django.urls import path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from django_oneclick import services
 from django_oneclick.models import PaymentMethod
+from django_oneclick.orders import place_order
 from django_oneclick.testing.firmly import FirmlyFake
 from tests.urls import urlpatterns as shop_urlpatterns
 
@@ -116,6 +116,6 @@ def test_the_browser_encrypts_the_card_and_the_shop_only_gets_the_jwe(browser, l
     )
     assert DIGITS not in database and CARD["number"] not in database
 
-    placed = services.place_order(user=customer, product="book", quantity=1, idempotency_key=str(uuid.uuid4()))
+    placed = place_order(user=customer, product="book", quantity=1, idempotency_key=str(uuid.uuid4()))
     assert placed.order.status == "completed"
     assert fake.orders[0]["payment_summary"]["last_four"] == "4242"

@@ -36,7 +36,7 @@ def test_missing_key_is_400_with_a_message(api, customer):
     response = api.post(ORDERS, BODY, format="json")
     assert response.status_code == 400
     assert response.json() == {
-        "Idempotency-Key": ["This header is required: one unique key per purchase."]
+        "Idempotency-Key": ["This key is required: one unique key per purchase."]
     }
     assert OneClickOrder.objects.count() == 0
 

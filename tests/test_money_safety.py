@@ -11,8 +11,17 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from django_oneclick import checks, services, signals
+from django_oneclick import checks, signals
+from django_oneclick.domain.errors import InvalidTransition, ProviderOrderTaken
 from django_oneclick.models import OneClickOrder, ProviderExchange
+from django_oneclick.orders import (
+    acknowledge_late_charge,
+    flag_late_charge,
+    place_order,
+    refresh_order,
+    settle_manually,
+)
+from django_oneclick.orders.transitions import apply_result, redacted
 from django_oneclick.providers.base import OutcomeUnknown, ProviderResult, ProviderStatus
 from django_oneclick.providers.http import HttpProvider
 from tests.conftest import add_method
@@ -22,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 def place(user, key="k", reference="approved"):
     method = add_method(user, reference, default=not user.oneclick_payment_methods.exists())
-    return services.place_order(
+    return place_order(
         user=user, product="book", quantity=1, idempotency_key=key, payment_method_id=method.pk
     ).order
 
@@ -56,7 +65,7 @@ def test_an_answer_naming_another_orders_provider_order_leaves_this_one_unknown(
     second = place(customer, "b", reference="timeout")
     assert second.status == "unknown"
 
-    services._apply_result(second, ProviderResult(ProviderStatus.COMPLETED, first.provider_order_id))
+    apply_result(second, ProviderResult(ProviderStatus.COMPLETED, first.provider_order_id))
 
     second.refresh_from_db()
     assert (second.status, second.error_code, second.provider_order_id) == ("unknown", "provider_order_taken", "")
@@ -76,7 +85,7 @@ def test_a_candidate_settling_another_order_is_never_offered(customer, monkeypat
 
     monkeypatch.setattr(SandboxProvider, "fetch_status", fetch_status)
 
-    services.refresh_order(lost)
+    refresh_order(lost)
 
     lost.refresh_from_db()
     assert lost.status == "unknown"
@@ -96,7 +105,7 @@ def test_a_single_candidate_never_completes_an_order_by_itself(customer, monkeyp
     OneClickOrder.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(days=1))
     lost.refresh_from_db()
 
-    services.refresh_order(lost)
+    refresh_order(lost)
 
     lost.refresh_from_db()
     assert (lost.status, lost.provider_order_id) == ("unknown", "")
@@ -108,7 +117,7 @@ def test_an_operator_settles_with_a_candidate_and_it_is_cleared(customer):
     OneClickOrder.objects.filter(pk=lost.pk).update(candidates=[{"provider_order_id": "SBX-1"}])
     lost.refresh_from_db()
 
-    assert services.settle_manually(
+    assert settle_manually(
         lost, "completed", operator="ops", reason="seen at the provider", provider_order_id="SBX-1"
     )
 
@@ -122,8 +131,8 @@ def test_an_operator_cannot_give_one_provider_order_to_two_orders(customer):
     first = place(customer, "a")
     lost = place(customer, "b", reference="timeout")
 
-    with pytest.raises(services.ProviderOrderTaken):
-        services.settle_manually(
+    with pytest.raises(ProviderOrderTaken):
+        settle_manually(
             lost, "completed", operator="ops", reason="looks like it", provider_order_id=first.provider_order_id
         )
     lost.refresh_from_db()
@@ -133,8 +142,8 @@ def test_an_operator_cannot_give_one_provider_order_to_two_orders(customer):
 def test_settling_by_hand_needs_a_reason(customer):
     lost = place(customer, "b", reference="timeout")
 
-    with pytest.raises(services.InvalidTransition):
-        services.settle_manually(lost, "failed", operator="ops", reason="  ")
+    with pytest.raises(InvalidTransition):
+        settle_manually(lost, "failed", operator="ops", reason="  ")
     lost.refresh_from_db()
     assert lost.status == "unknown"
 
@@ -156,12 +165,12 @@ def test_no_not_placed_verdict_while_a_slow_purchase_may_still_run(customer, set
     OneClickOrder.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(seconds=1))
     order.refresh_from_db()
 
-    services.refresh_order(order)
+    refresh_order(order)
     assert order.status == "unknown"  # the purchase may still be running
 
     OneClickOrder.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(seconds=5))
     order.refresh_from_db()
-    services.refresh_order(order)
+    refresh_order(order)
     assert (order.status, order.error_code) == ("failed", "not_placed")
 
 
@@ -175,8 +184,8 @@ def test_a_late_success_for_a_failed_order_is_flagged_once(customer):
 
     signals.late_charge_detected.connect(receiver)
     try:
-        services._apply_result(order, ProviderResult(ProviderStatus.COMPLETED, "SBX-LATE"))
-        services._apply_result(order, ProviderResult(ProviderStatus.COMPLETED, "SBX-LATE"))
+        apply_result(order, ProviderResult(ProviderStatus.COMPLETED, "SBX-LATE"))
+        apply_result(order, ProviderResult(ProviderStatus.COMPLETED, "SBX-LATE"))
     finally:
         signals.late_charge_detected.disconnect(receiver)
 
@@ -189,7 +198,7 @@ def test_a_late_success_for_a_failed_order_is_flagged_once(customer):
 def test_a_late_failure_for_a_failed_order_is_no_late_charge(customer):
     order = place(customer, "a", reference="declined")
 
-    services._apply_result(order, ProviderResult(ProviderStatus.FAILED, "", error_code="declined"))
+    apply_result(order, ProviderResult(ProviderStatus.FAILED, "", error_code="declined"))
 
     order.refresh_from_db()
     assert not order.late_charge
@@ -197,11 +206,11 @@ def test_a_late_failure_for_a_failed_order_is_no_late_charge(customer):
 
 def test_an_operator_acknowledges_a_late_charge_with_a_reason(customer):
     order = place(customer, "a", reference="declined")
-    services.flag_late_charge(order, "SBX-LATE", "The provider answered completed.")
+    flag_late_charge(order, "SBX-LATE", "The provider answered completed.")
 
-    with pytest.raises(services.InvalidTransition):
-        services.acknowledge_late_charge(order, operator="ops", reason="")
-    assert services.acknowledge_late_charge(order, operator="ops", reason="refunded at the provider")
+    with pytest.raises(InvalidTransition):
+        acknowledge_late_charge(order, operator="ops", reason="")
+    assert acknowledge_late_charge(order, operator="ops", reason="refunded at the provider")
 
     order.refresh_from_db()
     assert not order.late_charge
@@ -274,7 +283,7 @@ def orphan(customer):
 
 
 def test_refreshing_an_order_of_a_removed_provider_breaks_nothing(orphan, api, admin_client, caplog):
-    assert services.refresh_order(orphan).status == "unknown"
+    assert refresh_order(orphan).status == "unknown"
     assert api.get(f"/oneclick/api/orders/{orphan.public_id}/").status_code == 200
     call_command("oneclick_refresh")
     response = admin_client.post(
@@ -289,5 +298,5 @@ def test_refreshing_an_order_of_a_removed_provider_breaks_nothing(orphan, api, a
 
 
 def test_an_order_page_of_a_removed_provider_masks_card_numbers(orphan):
-    assert "4242" in services._redacted(orphan, "card 4242 4242 4242 4242 refused")
-    assert "4242 4242 4242 4242" not in services._redacted(orphan, "card 4242 4242 4242 4242 refused")
+    assert "4242" in redacted(orphan, "card 4242 4242 4242 4242 refused")
+    assert "4242 4242 4242 4242" not in redacted(orphan, "card 4242 4242 4242 4242 refused")

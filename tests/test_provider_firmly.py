@@ -18,8 +18,8 @@ from django.db import connection
 from django.template import Context, Template
 from django.test import RequestFactory
 
-from django_oneclick import services
 from django_oneclick.models import OneClickOrder, PaymentMethod, ProviderExchange
+from django_oneclick.orders import refresh_order
 from django_oneclick.providers.base import Buyer
 from django_oneclick.providers.firmly import encrypt_card, jwe_header
 from django_oneclick.testing.firmly import TEST_CARD, CardRefused, FirmlyFake
@@ -393,7 +393,7 @@ def test_a_lost_answer_leaves_the_order_unknown_and_it_is_never_sent_again(
 
     assert order["status"] == "unknown"
     assert len(fake.orders) == 2  # Firmly placed it
-    services.refresh_order(OneClickOrder.objects.get(public_id=order["id"]))
+    refresh_order(OneClickOrder.objects.get(public_id=order["id"]))
     stored = OneClickOrder.objects.get(public_id=order["id"])
     assert stored.status == "unknown"
     assert stored.refresh_attempts == 1

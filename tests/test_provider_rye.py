@@ -1,5 +1,7 @@
 """Rye through the REST API and the services, against the Rye fake on 127.0.0.1."""
 
+import ast
+import inspect
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -8,12 +10,13 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from django_oneclick import services
 from django_oneclick.models import OneClickOrder, ProviderExchange
 from django_oneclick.offers import Offer
-from django_oneclick.providers.base import Buyer, ProviderUnavailable
+from django_oneclick.orders import refresh_order
+from django_oneclick.providers.base import Buyer, ProviderUnavailable, PurchaseRequest, SavedMethod
 from django_oneclick.providers.http import ratelimit_reset_seconds, retry_after_seconds
 from django_oneclick.providers.rye import FAILURE_MESSAGES, RyeProvider
+from django_oneclick.testing import rye as rye_fake_module
 from django_oneclick.testing.rye import FAILURE_REASONS, RyeFake
 from tests.conftest import add_method
 from tests.shop.offers import CATALOGUE
@@ -21,8 +24,16 @@ from tests.shop.offers import CATALOGUE
 ORDERS = "/oneclick/api/orders/"
 PRODUCT_URL = "https://merchant.example/products/headphones"
 TOKEN = "tok_1RkrWWHGDlstla3f1Fc7ZrhH"
+#: The merchant's price for one pair, 24.99, plus 5.99 shipping and 8% tax (2.00): Rye's total.
+MERCHANT_TOTAL = 2499 + 599 + 200
 RYE_OFFERS = {
-    "headphones": Offer("headphones", "Headphones", Decimal("24.99"), "USD", {"rye": PRODUCT_URL}),
+    # The shop sells at the merchant's price and declares what shipping and tax may add: the button
+    # shows "up to $34.99", which is the cap sent.
+    "headphones": Offer(
+        "headphones", "Headphones", Decimal("24.99"), "USD", {"rye": PRODUCT_URL}, charges_allowance=Decimal("10.00")
+    ),
+    # The same product shown at its bare price, as if shipping and tax were included.
+    "headphones-bare": Offer("headphones-bare", "Headphones", Decimal("24.99"), "USD", {"rye": PRODUCT_URL}),
     **CATALOGUE,
 }
 
@@ -43,7 +54,10 @@ def rye_fake():
 
 @pytest.fixture
 def rye(settings, rye_fake):
-    """Rye configured against the fake, with a product it can buy."""
+    """Rye configured against the fake, with a product it can buy at the merchant's price."""
+    rye_fake.prices[PRODUCT_URL] = 2499
+    rye_fake.shipping_cost = 599
+    rye_fake.tax_rate = Decimal("0.08")
     settings.ONECLICK = {
         **settings.ONECLICK,
         "PRODUCT_RESOLVER": "tests.test_provider_rye.resolve_offer",
@@ -74,7 +88,7 @@ def status_fetches(fake):
 
 
 def refresh(public_id):
-    return services.refresh_order(OneClickOrder.objects.get(public_id=public_id))
+    return refresh_order(OneClickOrder.objects.get(public_id=public_id))
 
 
 def stored_text(order_id):
@@ -116,7 +130,7 @@ def test_purchase_sends_the_documented_body_and_ends_processing(api, customer, r
         "productUrl": PRODUCT_URL,
         "quantity": 2,
         "paymentMethod": {"type": "stripe_token", "stripeToken": TOKEN},
-        "constraints": {"maxTotalPrice": 4998},
+        "constraints": {"maxTotalPrice": 5998},  # 2 x 24.99 + the 10.00 allowance, as the button showed
         "referenceId": data["id"],
         "promoCodes": ["SAVE-10", "WELCOME_5"],
     }
@@ -174,13 +188,73 @@ def test_each_failure_reason_fails_the_order_with_its_message(api, customer, rye
 
 
 @pytest.mark.django_db
-def test_a_price_above_the_one_shown_fails_with_the_total_constraint(api, customer, rye):
+def test_a_merchant_price_rise_beyond_the_allowance_fails_with_the_total_constraint(api, customer, rye):
     add_rye_method(customer)
-    rye.prices[PRODUCT_URL] = 2600  # the merchant now asks 26.00 for what the shop shows at 24.99
+    rye.prices[PRODUCT_URL] = 2900  # 29.00 + 5.99 + 2.32 tax = 37.31, above the 34.99 shown
     order_id = buy(api).json()["id"]
     order = refresh(order_id)
     assert (order.status, order.error_code) == ("failed", "rye_constraint_total_price_exceeded")
-    assert "higher than the price shown" in order.error_message
+    assert order.error_message == FAILURE_MESSAGES["constraint_total_price_exceeded"]
+
+
+# --- the cap: what the button showed, shipping and tax included ---------------------------------
+
+
+@pytest.mark.django_db
+def test_shipping_and_tax_above_the_shown_price_fail_with_a_plain_message(api, customer, rye):
+    add_rye_method(customer)
+    data = buy(api, product="headphones-bare").json()
+    assert purchases(rye)[0].json()["constraints"] == {"maxTotalPrice": 2499}
+    assert data["status"] == "processing"
+    data = api.get(f"{ORDERS}{data['id']}/").json()
+    assert (data["status"], data["error_code"]) == ("failed", "rye_constraint_total_price_exceeded")
+    assert data["error_message"] == FAILURE_MESSAGES["constraint_total_price_exceeded"]
+    assert "more than the price shown" in data["error_message"]
+    assert "nothing was charged" in data["error_message"]
+    (intent,) = rye.intents.values()
+    assert intent.render()["offer"]["cost"]["total"]["amountSubunits"] == MERCHANT_TOTAL
+
+
+@pytest.mark.django_db
+def test_an_allowance_covering_shipping_and_tax_completes(api, customer, rye):
+    add_rye_method(customer)
+    order_id = buy(api).json()["id"]
+    assert refresh(order_id).status == "processing"
+    order = refresh(order_id)
+    (intent,) = rye.intents.values()
+    assert (order.status, order.provider_order_id) == ("completed", intent.order_id)
+    cost = intent.render()["offer"]["cost"]
+    assert {part: money["amountSubunits"] for part, money in cost.items()} == {
+        "subtotal": 2499, "shipping": 599, "tax": 200, "total": MERCHANT_TOTAL
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("allowance", "cap", "status"),
+    [("0", 2499, "failed"), ("7.98", 3297, "failed"), ("7.99", 3298, "completed"), ("10.00", 3499, "completed")],
+)
+def test_the_cap_sent_is_the_orders_max_total_in_cents(api, customer, rye, monkeypatch, allowance, cap, status):
+    offer = Offer("headphones", "Headphones", Decimal("24.99"), "USD", {"rye": PRODUCT_URL}, Decimal(allowance))
+    monkeypatch.setitem(RYE_OFFERS, "headphones", offer)
+    add_rye_method(customer)
+    order_id = buy(api).json()["id"]
+    order = OneClickOrder.objects.get(public_id=order_id)
+    assert order.max_total == Decimal("24.99") + Decimal(allowance)
+    assert purchases(rye)[0].json()["constraints"] == {"maxTotalPrice": cap} == {"maxTotalPrice": order.max_total * 100}
+    refresh(order_id)
+    assert refresh(order_id).status == status
+
+
+@pytest.mark.parametrize(("max_total", "cap"), [(None, 4998), (Decimal("59.98"), 5998), (Decimal("59.989"), 5998)])
+def test_the_cap_is_max_total_rounded_down_else_the_total(max_total, cap):
+    buyer = Buyer("Ada", "Lovelace", "ada@example.com", "+12125551234", "1 Main St", "New York", "NY", "10001", "US")
+    request = PurchaseRequest(
+        "order-1", PRODUCT_URL, "Headphones", 2, Decimal("24.99"), Decimal("49.98"), "USD",
+        SavedMethod(TOKEN, data={"type": "stripe_token"}), "1", buyer=buyer, max_total=max_total,
+    )
+    body = RyeProvider("rye", {"API_KEY": "k"}).purchase_body(request)
+    assert body["constraints"] == {"maxTotalPrice": cap}
 
 
 # --- refused before anything is written or sent -------------------------------------------------
@@ -478,6 +552,34 @@ def _valid_body():
         (lambda b: b.update(promoCodes=[f"C{i}" for i in range(17)]), "requestBody.promoCodes"),
         (lambda b: b.update(constraints={"maxTotalPrice": -1}), "requestBody.constraints.maxTotalPrice"),
         (lambda b: b.update(variantSelections=[{"label": "Size"}]), "requestBody.variantSelections.$[0].value"),
+        (
+            lambda b: b.update(variantSelections=[{"label": "S" * 31, "value": 1}]),
+            "requestBody.variantSelections.$[0].label",
+        ),
+        (lambda b: b.update(variantSelections={"Size": "L"}), "requestBody.variantSelections"),
+        (lambda b: b.update(quantity=2**31), "requestBody.quantity"),
+        (lambda b: b.update(quantity=1.5), "requestBody.quantity"),
+        (lambda b: b["buyer"].update(address2="x" * 256), "requestBody.buyer.address2"),
+        (lambda b: b["buyer"].update(postalCode=10001), "requestBody.buyer.postalCode"),
+        (lambda b: b.update(buyer="Ada"), "requestBody.buyer"),
+        (lambda b: b.update(paymentMethod={"type": ["stripe_token"], "stripeToken": "t"}), "requestBody.paymentMethod"),
+        (lambda b: b.update(paymentMethod={"type": "nekuda_token"}), "requestBody.paymentMethod.nekudaUserId"),
+        (
+            lambda b: b.update(paymentMethod={"type": "nekuda_token", "nekudaUserId": "u", "nekudaMandateData": []}),
+            "requestBody.paymentMethod.nekudaMandateData",
+        ),
+        (lambda b: b.update(promoCodes=["SAVE10\n"]), "requestBody.promoCodes.$[0]"),
+        (lambda b: b.update(promoCodes=[""]), "requestBody.promoCodes.$[0]"),
+        (lambda b: b.update(promoCodes="SAVE10"), "requestBody.promoCodes"),
+        (lambda b: b.update(promoCodes=None), "requestBody.promoCodes"),
+        (lambda b: b.update(discoverPromoCodes="yes"), "requestBody.discoverPromoCodes"),
+        (lambda b: b.update(referenceId=5), "requestBody.referenceId"),
+        (lambda b: b.update(constraints=[]), "requestBody.constraints"),
+        (lambda b: b.update(constraints={"maxTotalPrice": 19.99}), "requestBody.constraints.maxTotalPrice"),
+        (lambda b: b.update(constraints={"maxTotalPrice": "2000"}), "requestBody.constraints.maxTotalPrice"),
+        (lambda b: b.update(constraints={"maxShippingPrice": -5}), "requestBody.constraints.maxShippingPrice"),
+        (lambda b: b.update(constraints={"offerRetrievalEffort": "x"}), "requestBody.constraints.offerRetrievalEffort"),
+        (lambda b: b.update(constraints={"offerRetrievalEffort": 1}), "requestBody.constraints.offerRetrievalEffort"),
     ],
 )
 def test_the_fake_refuses_bodies_rye_refuses(rye_fake, change, field):
@@ -488,6 +590,63 @@ def test_the_fake_refuses_bodies_rye_refuses(rye_fake, change, field):
     assert response.status_code == 422
     assert response.json()["name"] == "ValidateError"
     assert field in response.json()["fields"]
+
+
+def _post_purchase(fake, body, **headers):
+    headers = {"Authorization": f"Bearer {fake.api_key}", **headers}
+    return httpx.post(f"{fake.base_url}/api/v1/checkout-intents/purchase", json=body, headers=headers)
+
+
+def _fetch(fake, intent_id):
+    headers = {"Authorization": f"Bearer {fake.api_key}"}
+    return httpx.get(f"{fake.base_url}/api/v1/checkout-intents/{intent_id}", headers=headers)
+
+
+def test_the_fake_prices_like_a_merchant_whatever_the_cap(rye_fake):
+    """19.99 at the merchant (the fake's default), 5.99 shipping, 8.875% tax on 19.99 = 1.77."""
+    for cap in (100000, 2775):
+        intent = _post_purchase(rye_fake, {**_valid_body(), "constraints": {"maxTotalPrice": cap}}).json()
+        assert "offer" not in intent, "no offer while it is being retrieved"
+        offer = _fetch(rye_fake, intent["id"]).json()["offer"]
+        assert {part: money["amountSubunits"] for part, money in offer["cost"].items()} == {
+            "subtotal": 1999, "shipping": 599, "tax": 177, "total": 2775
+        }
+        assert {money["currencyCode"] for money in offer["cost"].values()} == {"USD"}
+        assert offer["shipping"]["availableOptions"][0]["cost"]["amountSubunits"] == 599
+
+
+@pytest.mark.parametrize(
+    ("constraints", "failure"),
+    [
+        ({"maxTotalPrice": 2774}, "constraint_total_price_exceeded"),
+        ({"maxTotalPrice": 0}, "constraint_total_price_exceeded"),
+        ({"maxShippingPrice": 500}, "constraint_shipping_cost_exceeded"),
+    ],
+)
+def test_the_fake_fails_an_intent_whose_offer_exceeds_a_constraint(rye_fake, constraints, failure):
+    rye_fake.plan_next("retrieving_offer", "placing_order", "completed")
+    intent = _post_purchase(rye_fake, {**_valid_body(), "constraints": constraints}).json()
+    assert intent["state"] == "retrieving_offer"
+    failed = _fetch(rye_fake, intent["id"]).json()
+    assert failed["state"] == "failed"
+    assert failed["failureReason"]["code"] == failure
+    assert failed["offer"]["cost"]["total"]["amountSubunits"] == 2775
+    assert "orderId" not in failed
+    assert rye_fake._plans == [], "the planned course was the refused purchase's"
+
+
+def test_the_fake_does_not_deduplicate_by_an_undocumented_idempotency_key(rye_fake):
+    first = _post_purchase(rye_fake, _valid_body(), **{"Idempotency-Key": "order-1"}).json()
+    second = _post_purchase(rye_fake, _valid_body(), **{"Idempotency-Key": "order-1"}).json()
+    assert first["id"] != second["id"]
+    assert len(rye_fake.intents) == 2
+
+
+def test_the_fake_checks_with_its_own_code():
+    tree = ast.parse(inspect.getsource(rye_fake_module))
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert not [name for name in imported if name.startswith("django_oneclick.providers.rye")]
 
 
 def test_the_fake_accepts_the_documented_example_and_checks_the_key(rye_fake):

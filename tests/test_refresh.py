@@ -7,15 +7,17 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from django_oneclick import services, signals
+from django_oneclick import signals
+from django_oneclick.domain.errors import InvalidTransition
 from django_oneclick.models import OneClickOrder, PaymentMethod, ProviderExchange
+from django_oneclick.orders import place_order, refresh_order, retry_order, unsettled_orders
 from django_oneclick.providers.base import ProviderUnavailable
 from django_oneclick.providers.sandbox import SandboxProvider
 from tests.conftest import add_method
 
 
 def place(user, key="k", product="book"):
-    return services.place_order(user=user, product=product, quantity=1, idempotency_key=key).order
+    return place_order(user=user, product=product, quantity=1, idempotency_key=key).order
 
 
 def fetches(order):
@@ -47,17 +49,17 @@ def test_min_interval_skips_a_recent_check(customer, slow_async):
     order = place(customer)
     assert order.status == "processing"
 
-    services.refresh_order(order, min_interval=timedelta(minutes=1))
+    refresh_order(order, min_interval=timedelta(minutes=1))
     checked = OneClickOrder.objects.get(pk=order.pk).last_checked_at
     assert checked is not None
-    services.refresh_order(order, min_interval=timedelta(minutes=1))
+    refresh_order(order, min_interval=timedelta(minutes=1))
     assert fetches(order) == 1
     assert OneClickOrder.objects.get(pk=order.pk).last_checked_at == checked
 
     # Once the interval has passed, the provider is asked again.
     OneClickOrder.objects.filter(pk=order.pk).update(last_checked_at=timezone.now() - timedelta(minutes=2))
     order.refresh_from_db()
-    services.refresh_order(order, min_interval=timedelta(minutes=1))
+    refresh_order(order, min_interval=timedelta(minutes=1))
     assert fetches(order) == 2
 
 
@@ -66,7 +68,7 @@ def test_without_min_interval_every_call_asks(customer, slow_async):
     add_method(customer, "async")
     order = place(customer)
     for _ in range(3):
-        services.refresh_order(order)
+        refresh_order(order)
     assert fetches(order) == 3
     assert OneClickOrder.objects.get(pk=order.pk).status == "processing"
 
@@ -82,9 +84,9 @@ def test_refresh_completes_an_async_order_and_signals_once(customer):
 
     signals.order_completed.connect(receiver, weak=False)
     try:
-        services.refresh_order(order)
-        services.refresh_order(order)
-        services.refresh_order(OneClickOrder.objects.get(pk=order.pk))
+        refresh_order(order)
+        refresh_order(order)
+        refresh_order(OneClickOrder.objects.get(pk=order.pk))
     finally:
         signals.order_completed.disconnect(receiver)
     assert completed == [order.pk]
@@ -98,11 +100,11 @@ def test_unknown_order_the_provider_never_saw_fails_as_not_placed(customer):
     order = place(customer)
     assert (order.status, order.provider_order_id) == ("unknown", "")
     cache.clear()  # the sandbox "server" has no trace of it
-    assert services.refresh_order(order).status == "unknown"  # its purchase might still be running
+    assert refresh_order(order).status == "unknown"  # its purchase might still be running
 
     OneClickOrder.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=11))
     order.refresh_from_db()
-    refreshed = services.refresh_order(order)
+    refreshed = refresh_order(order)
     stored = OneClickOrder.objects.get(pk=order.pk)
     assert (stored.status, stored.error_code) == ("failed", "not_placed")
     assert refreshed.status == "failed"
@@ -114,7 +116,7 @@ def test_unknown_order_the_provider_never_saw_fails_as_not_placed(customer):
 def test_unknown_order_the_provider_placed_completes(customer):
     add_method(customer, "timeout")
     order = place(customer)
-    services.refresh_order(order)
+    refresh_order(order)
     stored = OneClickOrder.objects.get(pk=order.pk)
     assert stored.status == "completed"
     assert stored.provider_order_id.startswith("SBX-")
@@ -127,8 +129,8 @@ def test_provider_error_counts_an_attempt_and_changes_nothing(customer, slow_asy
     order = place(customer)
     caplog.set_level(logging.WARNING, logger="django_oneclick")
 
-    services.refresh_order(order)
-    services.refresh_order(order)
+    refresh_order(order)
+    refresh_order(order)
 
     stored = OneClickOrder.objects.get(pk=order.pk)
     assert (stored.status, stored.refresh_attempts) == ("processing", 2)
@@ -144,8 +146,8 @@ def test_attempts_are_counted_from_the_database_not_a_stale_copy(customer, slow_
     add_method(customer, "async")
     order = place(customer)
     stale = OneClickOrder.objects.get(pk=order.pk)
-    services.refresh_order(order)
-    services.refresh_order(stale)
+    refresh_order(order)
+    refresh_order(stale)
     assert OneClickOrder.objects.get(pk=order.pk).refresh_attempts == 2
 
 
@@ -153,13 +155,13 @@ def test_attempts_are_counted_from_the_database_not_a_stale_copy(customer, slow_
 def test_final_and_fresh_pending_orders_are_left_alone(customer):
     add_method(customer, "approved")
     completed = place(customer)
-    services.refresh_order(completed)
+    refresh_order(completed)
     assert fetches(completed) == 0
 
     pending = place(customer, key="k2")
     OneClickOrder.objects.filter(pk=pending.pk).update(status="pending")
     pending.refresh_from_db()
-    services.refresh_order(pending)
+    refresh_order(pending)
     assert OneClickOrder.objects.get(pk=pending.pk).status == "pending"
     assert fetches(pending) == 0
 
@@ -173,13 +175,13 @@ def test_stale_pending_is_reconciled_not_resent(customer):
         status="pending", provider_order_id="", created_at=timezone.now() - timedelta(minutes=6)
     )
     order.refresh_from_db()
-    assert order in services.unsettled_orders()
+    assert order in unsettled_orders()
 
-    services.refresh_order(order)
+    refresh_order(order)
     stored = OneClickOrder.objects.get(pk=order.pk)
     assert (stored.status, stored.error_code) == ("failed", "not_placed")
     assert ProviderExchange.objects.filter(order=order, operation="purchase").count() == 1
-    assert order not in services.unsettled_orders()
+    assert order not in unsettled_orders()
 
 
 @pytest.mark.django_db
@@ -190,7 +192,7 @@ def test_unsettled_orders(customer):
     completed = place(customer, key="b")
     fresh_pending = place(customer, key="c")
     OneClickOrder.objects.filter(pk=fresh_pending.pk).update(status="pending")
-    assert set(services.unsettled_orders()) == {processing}
+    assert set(unsettled_orders()) == {processing}
     assert completed.status == "completed"
 
 
@@ -204,8 +206,8 @@ def test_retry_twice_makes_one_new_order(customer):
     assert (failed.status, failed.error_code) == ("failed", "provider_unavailable")
     PaymentMethod.objects.filter(pk=method.pk).update(reference="approved")
 
-    first = services.retry_order(failed)
-    second = services.retry_order(failed)
+    first = retry_order(failed)
+    second = retry_order(failed)
     assert (first.created, second.created) == (True, False)
     assert first.order.pk == second.order.pk
     assert first.order.pk != failed.pk
@@ -222,6 +224,6 @@ def test_retry_twice_makes_one_new_order(customer):
 def test_only_failed_orders_can_be_retried(customer, reference):
     add_method(customer, reference)
     order = place(customer)
-    with pytest.raises(services.InvalidTransition):
-        services.retry_order(order)
+    with pytest.raises(InvalidTransition):
+        retry_order(order)
     assert OneClickOrder.objects.count() == 1

@@ -8,8 +8,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 
-from django_oneclick import services, signals
+from django_oneclick import signals
+from django_oneclick.domain.errors import OrderRequestInvalid
 from django_oneclick.models import OneClickOrder, PaymentMethod
+from django_oneclick.orders import retry_order
 from django_oneclick.providers.sandbox import SandboxProvider
 from tests.conftest import add_method
 
@@ -96,8 +98,8 @@ def test_a_retry_never_charges_another_method_than_the_original(api, customer):
     method.delete()  # final orders do not hold their method
     add_method(customer, "approved", label="another card")
     failed.refresh_from_db()
-    with pytest.raises(services.OrderRequestInvalid) as refused:
-        services.retry_order(failed)
+    with pytest.raises(OrderRequestInvalid) as refused:
+        retry_order(failed)
     assert refused.value.errors == {"payment_method": ["The order's payment method was removed."]}
     assert OneClickOrder.objects.count() == 1
 

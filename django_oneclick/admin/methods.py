@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from django_oneclick import services
 from django_oneclick.models import PaymentMethod
+from django_oneclick.orders import method_in_use, remove_method
 from django_oneclick.redaction import REDACTED
 
 
@@ -46,9 +46,9 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: PaymentMethod | None = None) -> bool:
         # The provider may need a method to settle its unsettled orders.
-        if obj is not None and services.method_in_use(obj):
+        if obj is not None and method_in_use(obj):
             return False
         return super().has_delete_permission(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: PaymentMethod) -> None:
-        services.remove_method(obj)
+        remove_method(obj)

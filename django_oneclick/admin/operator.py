@@ -2,7 +2,7 @@
 acknowledge a late charge once it was refunded or fulfilled.
 
 Each is a confirmation form with a required reason; the POST goes through
-:func:`services.settle_manually` / :func:`services.acknowledge_late_charge`, which keep the audit
+:func:`settle_manually` / :func:`acknowledge_late_charge`, which keep the audit
 trail in the order's exchange log. Staff with change permission only, CSRF protected (the admin
 site's ``admin_view``), and outside ATOMIC_REQUESTS like the changelist: the order's signals (the
 shop's fulfilment) run on a committed order.
@@ -22,9 +22,11 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 
-from django_oneclick import services
 from django_oneclick.admin.forms import AcknowledgeLateChargeForm, SettleForm, what_the_operator_saw
+from django_oneclick.domain.errors import InvalidTransition, ProviderOrderTaken
+from django_oneclick.domain.states import UNSETTLED
 from django_oneclick.models import OneClickOrder
+from django_oneclick.orders import acknowledge_late_charge, settle_manually
 
 TEMPLATES = "admin/django_oneclick/oneclickorder/"
 
@@ -50,7 +52,7 @@ class OperatorPages:
         if order is None or not self.has_change_permission(request, order):
             return {}
         links = {}
-        if order.status in services.UNSETTLED:
+        if order.status in UNSETTLED:
             links["oneclick_settle_url"] = self.operator_url("settle", order)
         if order.late_charge:
             links["oneclick_late_charge_url"] = self.operator_url("late_charge", order)
@@ -59,7 +61,7 @@ class OperatorPages:
     @method_decorator(transaction.non_atomic_requests)
     def settle_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         order = self._order_for_operator(request, object_id)
-        if order.status not in services.UNSETTLED:
+        if order.status not in UNSETTLED:
             message = f"Only an unsettled order can be settled by hand, not a {order.status} one."
             return self._back_to_order(request, order, message, messages.WARNING)
         if request.method != "POST":
@@ -80,17 +82,17 @@ class OperatorPages:
             return self._page(request, order, "settle", SettleForm(fresh, order=order))
         status, provider_order_id = form.cleaned_data["status"], form.cleaned_data["provider_order_id"]
         try:
-            settled = services.settle_manually(
+            settled = settle_manually(
                 order,
                 status,
                 operator=request.user.get_username(),
                 reason=form.cleaned_data["reason"],
                 provider_order_id=provider_order_id,
             )
-        except services.ProviderOrderTaken as exc:
+        except ProviderOrderTaken as exc:
             self.message_user(request, self._taken_message(exc), messages.ERROR)
             return self._page(request, order, "settle", form)
-        except services.InvalidTransition as exc:
+        except InvalidTransition as exc:
             self.message_user(request, f"The order was not settled: {exc}", messages.ERROR)
             return self._page(request, order, "settle", form)
         if not settled:
@@ -113,10 +115,10 @@ class OperatorPages:
             self.message_user(request, message, messages.ERROR)
             return self._page(request, order, "late_charge", form)
         try:
-            cleared = services.acknowledge_late_charge(
+            cleared = acknowledge_late_charge(
                 order, operator=request.user.get_username(), reason=form.cleaned_data["reason"]
             )
-        except services.InvalidTransition as exc:
+        except InvalidTransition as exc:
             self.message_user(request, f"The late charge was not acknowledged: {exc}", messages.ERROR)
             return self._page(request, order, "late_charge", form)
         if not cleared:
@@ -132,7 +134,7 @@ class OperatorPages:
             raise PermissionDenied
         return order
 
-    def _taken_message(self, exc: services.ProviderOrderTaken) -> str:
+    def _taken_message(self, exc: ProviderOrderTaken) -> str:
         if exc.holder is None:
             return f"The order was not settled: {exc}"
         url = reverse(

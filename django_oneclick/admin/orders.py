@@ -11,10 +11,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 
-from django_oneclick import services
 from django_oneclick.admin.forms import candidate_rows
 from django_oneclick.admin.operator import OperatorPages
+from django_oneclick.domain.errors import IdempotencyConflict, InvalidTransition, OrderRequestInvalid
+from django_oneclick.domain.states import UNSETTLED
 from django_oneclick.models import OneClickOrder, OrderStatus, ProviderExchange
+from django_oneclick.orders import refresh_order, retry_order
 
 #: Shown first on an order's page: where it stands and what an operator may have to do about it.
 WHERE_IT_STANDS = [
@@ -65,7 +67,7 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
 
     @method_decorator(transaction.non_atomic_requests)
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        """The actions call providers: never inside ATOMIC_REQUESTS (see services.place_order)."""
+        """The actions call providers: never inside ATOMIC_REQUESTS (see place_order)."""
         return super().changelist_view(request, extra_context)
 
     def change_view(
@@ -115,7 +117,7 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
     @admin.display(description="Candidates")
     def candidates_count(self, obj: OneClickOrder) -> int | None:
         """How many provider orders may be this one; empty when there are none to decide on."""
-        return len(obj.candidates) if obj.candidates and obj.status in services.UNSETTLED else None
+        return len(obj.candidates) if obj.candidates and obj.status in UNSETTLED else None
 
     @admin.display(description="Candidates (provider orders that may be this one)")
     def candidates_table(self, obj: OneClickOrder) -> str:
@@ -136,7 +138,7 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
         changed = 0
         for order in queryset.select_related("payment_method", "owner"):
             before = order.status
-            services.refresh_order(order)
+            refresh_order(order)
             changed += order.status != before
         self.message_user(request, f"Asked the provider about {queryset.count()} order(s); {changed} changed status.")
 
@@ -144,13 +146,13 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
     def retry_as_new_order(self, request: HttpRequest, queryset: QuerySet[OneClickOrder]) -> None:
         for order in queryset.select_related("owner"):
             try:
-                placed = services.retry_order(order)
-            except services.InvalidTransition as exc:
+                placed = retry_order(order)
+            except InvalidTransition as exc:
                 self.message_user(request, f"{order.public_id}: {exc}", messages.WARNING)
-            except services.OrderRequestInvalid as exc:
+            except OrderRequestInvalid as exc:
                 problems = "; ".join(m for msgs in exc.errors.values() for m in msgs)
                 self.message_user(request, f"{order.public_id}: {problems}", messages.ERROR)
-            except services.IdempotencyConflict as exc:
+            except IdempotencyConflict as exc:
                 self.message_user(request, f"{order.public_id}: {exc}", messages.WARNING)
             else:
                 verb = "placed" if placed.created else "was already placed"

@@ -2,24 +2,17 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from django_oneclick.conf import oneclick_settings
 from django_oneclick.models import OneClickOrder, PaymentMethod
 
 
 class PlaceOrderSerializer(serializers.Serializer):
-    """The body of ``POST orders/``. The price is not an input: it comes from the shop."""
+    """The body of ``POST orders/``. The price is not an input: it comes from the shop. The rules
+beyond types (quantity limit, key, options) are the core's (``orders.validation``)."""
 
     product = serializers.CharField(max_length=200)
     quantity = serializers.IntegerField(default=1, min_value=1)
     payment_method = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     options = serializers.DictField(required=False, default=dict)
-
-    def validate_quantity(self, value: int) -> int:
-        if value > oneclick_settings.MAX_QUANTITY:
-            raise serializers.ValidationError(
-                f"Choose a quantity from 1 to {oneclick_settings.MAX_QUANTITY}."
-            )
-        return value
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -39,6 +32,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "quantity",
             "unit_price",
             "total",
+            "max_total",
+            "charged_total",
             "currency",
             "provider",
             "payment_method",

@@ -15,9 +15,9 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
-from django_oneclick import services
 from django_oneclick.api.serializers import (
     OrderSerializer,
     PaymentMethodSerializer,
@@ -26,10 +26,26 @@ from django_oneclick.api.serializers import (
 )
 from django_oneclick.client_ip import client_ip
 from django_oneclick.conf import oneclick_settings
+from django_oneclick.domain.errors import (
+    GENERAL,
+    IdempotencyConflict,
+    KeyReusedForAnotherRequest,
+    MethodInUse,
+    OrderRequestInvalid,
+)
 from django_oneclick.models import OneClickOrder, PaymentMethod
+from django_oneclick.orders import (
+    place_order,
+    refresh_order,
+    register_payment_method,
+    remove_method,
+    set_default_method,
+)
+from django_oneclick.orders.validation import validate_idempotency_key
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_KEY_LENGTH = 255
+#: What each refusal of the Idempotency-Key rules answers (IETF draft "The Idempotency-Key HTTP Header Field").
+CONFLICT_STATUS = {KeyReusedForAnotherRequest: status.HTTP_422_UNPROCESSABLE_ENTITY}
 
 
 class PlaceOrderThrottle(UserRateThrottle):
@@ -45,13 +61,17 @@ class OrderPagination(PageNumberPagination):
     max_page_size = 100
 
 
+def invalid(exc: OrderRequestInvalid) -> ValidationError:
+    """The core's field errors in DRF's words: the request-wide key and the key's header."""
+    names = {GENERAL: api_settings.NON_FIELD_ERRORS_KEY, "idempotency_key": IDEMPOTENCY_HEADER}
+    return ValidationError({names.get(field, field): messages for field, messages in exc.errors.items()})
+
+
 def idempotency_key(request: Request) -> str:
-    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-    if not key:
-        raise ValidationError({IDEMPOTENCY_HEADER: ["This header is required: one unique key per purchase."]})
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationError({IDEMPOTENCY_HEADER: [f"Use at most {MAX_KEY_LENGTH} printable characters."]})
-    return key
+    try:
+        return validate_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER, ""))
+    except OrderRequestInvalid as exc:
+        raise invalid(exc) from exc
 
 
 class SessionAuthenticationByDefault:
@@ -87,11 +107,11 @@ class OrderViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = idempotency_key(request)
         if not isinstance(request.data, dict):
-            raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["Send a JSON object."]})
         body = PlaceOrderSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            placed = services.place_order(
+            placed = place_order(
                 user=request.user,
                 product=body.validated_data["product"],
                 quantity=body.validated_data["quantity"],
@@ -100,18 +120,19 @@ class OrderViewSet(
                 customer_ip=client_ip(request),
                 options=body.validated_data["options"],
             )
-        except services.OrderRequestInvalid as exc:
-            raise ValidationError(exc.errors) from exc
-        except services.IdempotencyConflict as exc:
+        except OrderRequestInvalid as exc:
+            raise invalid(exc) from exc
+        except IdempotencyConflict as exc:
             return Response(
-                {"detail": str(exc), "order": str(exc.order.public_id)}, status=exc.http_status
+                {"detail": str(exc), "order": str(exc.order.public_id)},
+                status=CONFLICT_STATUS.get(type(exc), status.HTTP_409_CONFLICT),
             )
         code = status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK
         return Response(OrderSerializer(placed.order).data, status=code)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         order = self.get_object()
-        services.refresh_order(order, min_interval=oneclick_settings.STATUS_REFRESH_INTERVAL)
+        refresh_order(order, min_interval=oneclick_settings.STATUS_REFRESH_INTERVAL)
         return Response(OrderSerializer(order).data)
 
 
@@ -130,22 +151,22 @@ class PaymentMethodViewSet(
         body = RegisterMethodSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            method = services.register_payment_method(
+            method = register_payment_method(
                 request.user, body.validated_data["provider"], body.validated_data["data"]
             )
-        except services.OrderRequestInvalid as exc:
-            raise ValidationError(exc.errors) from exc
+        except OrderRequestInvalid as exc:
+            raise invalid(exc) from exc
         return Response(PaymentMethodSerializer(method).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"], url_path="default")
     def make_default(self, request: Request, pk: str | None = None) -> Response:
         method = self.get_object()
-        services.set_default_method(method)
+        set_default_method(method)
         return Response(PaymentMethodSerializer(method).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
-            services.remove_method(self.get_object())
-        except services.MethodInUse as exc:
+            remove_method(self.get_object())
+        except MethodInUse as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

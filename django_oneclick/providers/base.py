@@ -255,6 +255,8 @@ class ProviderResult:
     progress: str = ""
     error_code: str = ""
     error_message: str = ""
+    #: What the provider charged, all-in, when it says (a merchant's shipping and tax included).
+    charged_total: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -61,55 +61,39 @@ FAILURE_MESSAGES: dict[str, str] = {
     "unknown": "The order could not be completed. Please try again later.",
     "checkout_intent_expired": "The order took too long to complete and expired. Please try again.",
     "payment_failed": "The payment was declined. Please use another payment method.",
-    "payment_cvc_expired": (
-        "The saved card's security code has expired. Please enter the card again."
-    ),
-    "insufficient_stock": (
-        "The merchant has fewer in stock than you asked for. Try a smaller quantity."
-    ),
+    "payment_cvc_expired": "The saved card's security code has expired. Please enter the card again.",
+    "insufficient_stock": "The merchant has fewer in stock than you asked for. Try a smaller quantity.",
     "product_out_of_stock": "This product is out of stock.",
-    "offer_retrieval_failed": (
-        "The merchant's price and availability could not be confirmed. Please try again later."
-    ),
+    "offer_retrieval_failed": "The merchant's price and availability could not be confirmed. Please try again later.",
     "order_placement_failed": "The merchant did not accept the order. Please try again later.",
-    "developer_not_found": (
-        "The shop's checkout service is not set up correctly. Please contact the shop."
-    ),
+    "developer_not_found": "The shop's checkout service is not set up correctly. Please contact the shop.",
     "missing_shipping_method": "The merchant does not ship this product to your address.",
     "unsupported_currency": "The merchant sells in a currency this checkout does not support.",
-    "invalid_input": (
-        "Some order details were refused. Check your shipping address and contact details."
-    ),
-    "incorrect_cost_breakdown": (
-        "The merchant's final price could not be confirmed. Please try again later."
-    ),
+    "invalid_input": "Some order details were refused. Check your shipping address and contact details.",
+    "incorrect_cost_breakdown": "The merchant's final price could not be confirmed. Please try again later.",
     "unsupported_store_no_guest_checkout": "This merchant does not allow orders through this shop.",
     "workflow_invocation_failed": "The checkout service had a problem. Please try again later.",
     "variant_selections_invalid": "The chosen product options are not available.",
-    "variant_selections_required": (
-        "Please choose the product options (such as size or colour) first."
-    ),
+    "variant_selections_required": "Please choose the product options (such as size or colour) first.",
     "form_validation_error": (
         "The merchant refused some order details. Check your shipping address and contact details."
     ),
-    "captcha_blocked": (
-        "The merchant's website blocked the checkout. Please buy from the merchant directly."
-    ),
-    "bot_protection_blocked": (
-        "The merchant's website blocked the checkout. Please buy from the merchant directly."
-    ),
+    "captcha_blocked": "The merchant's website blocked the checkout. Please buy from the merchant directly.",
+    "bot_protection_blocked": "The merchant's website blocked the checkout. Please buy from the merchant directly.",
+    # Rye holds the retrieved offer to the constraints before payment and order placement (the order
+    # of its purchase workflow): such a failed intent placed no order and charged nothing.
     "constraint_total_price_exceeded": (
-        "The total with shipping and tax would have been higher than the price shown, so "
-        "the order was not placed."
+        "With shipping and tax, the total would have been more than the price shown, so the order "
+        "was not placed and nothing was charged."
     ),
     "constraint_shipping_cost_exceeded": (
-        "Shipping would have cost more than allowed, so the order was not placed."
+        "Shipping would have cost more than allowed, so the order was not placed and nothing was charged."
     ),
     "promo_code_discovery_not_enabled": "Promo codes cannot be looked up for this order.",
     "product_not_found": "The merchant no longer sells this product.",
 }
 
-PROMO_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+PROMO_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_PROMO_CODES = 16
 US_POSTAL_CODE = re.compile(r"^\d{5}(-\d{4})?$")
 INT32_MAX = 2**31 - 1
@@ -121,16 +105,14 @@ class _NotFound(InvalidRequest):
     or about the call itself."""
 
 
-def failure_message(code: str) -> str:
-    """The customer's message for a ``failureReason.code`` (a generic one for new codes)."""
-    return FAILURE_MESSAGES.get(code, FAILURE_MESSAGES["unknown"])
-
-
 class RyeProvider(HttpProvider):
     """Options: ``API_KEY`` (required), ``BASE_URL`` (default: staging), ``CONNECT_TIMEOUT``,
     ``READ_TIMEOUT``, ``LOOKUP_PAGES`` (pages of 100 intents read to find an order whose purchase
     answer was lost, default 5), ``NOT_FOUND_AFTER`` (seconds after which such an order missing
-    from Rye's complete list was never placed, default 600)."""
+    from Rye's complete list was never placed, default 600, never less than the purchase timeout).
+
+    The purchase caps Rye's all-in total (``constraints.maxTotalPrice``) at the order's ``max_total``:
+    what the button showed, the offer's allowance for shipping and tax included."""
 
     display_name = "Rye"
     default_base_url = STAGING_BASE_URL
@@ -145,53 +127,44 @@ class RyeProvider(HttpProvider):
         self.purchase_body(request)
 
     def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
-        response = self.request(
-            log,
-            "purchase",
-            "POST",
-            PURCHASE_PATH,
-            safe_to_retry=False,
-            json=self.purchase_body(request),
-            headers={**self._headers(), "Idempotency-Key": request.order_id},
-        )
+        headers = {**self._headers(), "Idempotency-Key": request.order_id}
+        body = self.purchase_body(request)
+        response = self.request(log, "purchase", "POST", PURCHASE_PATH, safe_to_retry=False, json=body, headers=headers)
         intent = self.json_body(response, safe_to_retry=False)
         if not intent.get("id"):
-            raise OutcomeUnknown(
-                "Rye accepted the purchase but its answer names no checkout intent."
-            )
+            raise OutcomeUnknown("Rye accepted the purchase but its answer names no checkout intent.")
         return self.result_for(intent)
 
     def purchase_body(self, request: PurchaseRequest) -> dict[str, Any]:
         """The documented purchase body; :class:`InvalidRequest` for what Rye would refuse."""
         problems: list[str] = []
         if request.currency != "USD":
-            problems.append(
-                f"Rye sells in US dollars only; this product is priced in {request.currency}."
-            )
+            problems.append(f"Rye sells in US dollars only; this product is priced in {request.currency}.")
         url = urlsplit(request.product_id)
         if url.scheme not in ("http", "https") or not url.netloc:
-            problems.append(
-                "This product has no Rye product URL (its Rye product id must be its URL)."
-            )
+            problems.append("This product has no Rye product URL (its Rye product id must be its URL).")
         if not 1 <= request.quantity <= INT32_MAX:
             problems.append("Choose a quantity of at least 1.")
-        max_total = int((request.total * 100).to_integral_value(rounding=ROUND_DOWN))
+        # The cap is what the button showed: the total plus the offer's shipping-and-tax allowance.
+        # Rye compares it with the offer's all-in ``cost.total``. Its document gives the int32 no
+        # unit; read as subunits like every ``Money`` (``amountSubunits``), which its examples fit
+        # (100000, and 500 for shipping: $1,000.00, $5.00). Rounded down: never above the shown price.
+        cap = request.total if request.max_total is None else request.max_total
+        max_total = int((cap * 100).to_integral_value(rounding=ROUND_DOWN))
         if not 0 < max_total <= INT32_MAX:
             problems.append("The order total is out of the range Rye accepts.")
         promo_codes = request.options.get("promo_codes") or []
         if (
             not isinstance(promo_codes, list | tuple)
             or len(promo_codes) > MAX_PROMO_CODES
-            or not all(isinstance(code, str) and PROMO_CODE.match(code) for code in promo_codes)
+            or not all(isinstance(code, str) and PROMO_CODE.fullmatch(code) for code in promo_codes)
         ):
             problems.append(
                 f"Send promo_codes as a list of at most {MAX_PROMO_CODES} promo codes of letters, "
                 "digits, '_' and '-' (32 characters at most)."
             )
         problems += rye_buyer_problems(request.buyer)
-        payment_method, payment_problem = payment_method_body(
-            request.method.reference, request.method.data
-        )
+        payment_method, payment_problem = payment_method_body(request.method.reference, request.method.data)
         if payment_problem:
             problems.append(payment_problem)
         buyer = request.buyer
@@ -230,8 +203,8 @@ class RyeProvider(HttpProvider):
     def find_intent(self, request: StatusRequest, log: ExchangeLog) -> dict[str, Any]:
         """The intent of an order whose purchase answer was lost, found in Rye's list by its
         ``referenceId`` (our order id). Not found is "never placed" only once the whole list
-        since the order was read, ``NOT_FOUND_AFTER`` has passed, and no intent without a
-        reference was created meanwhile; anything less is left to an operator."""
+        since the order was read, ``NOT_FOUND_AFTER`` (at least the purchase timeout) has passed,
+        and no intent without a reference was created meanwhile; anything less is left to an operator."""
         unreferenced: list[str] = []
         complete = False
         for intents, is_last in self._intent_pages(log, since=request.created_at - self.clock_skew):
@@ -293,7 +266,9 @@ class RyeProvider(HttpProvider):
         state = str(intent.get("state") or "")
         if state == "completed":
             order_id = str(intent.get("orderId") or intent_id)
-            return ProviderResult(ProviderStatus.COMPLETED, order_id, progress=state)
+            return ProviderResult(
+                ProviderStatus.COMPLETED, order_id, progress=state, charged_total=_offer_total(intent)
+            )
         if state == "failed":
             reason = intent.get("failureReason") or {}
             code = (
@@ -304,7 +279,7 @@ class RyeProvider(HttpProvider):
                 intent_id,
                 progress=state,
                 error_code=f"rye_{code}"[:100],
-                error_message=failure_message(code),
+                error_message=FAILURE_MESSAGES.get(code, FAILURE_MESSAGES["unknown"]),  # generic for new codes
             )
         if state == "requires_action":
             return ProviderResult(
@@ -425,3 +400,14 @@ def _error_parts(body: Any) -> tuple[str, str, str]:
         else ""
     )
     return str(body.get("name") or "Error"), str(body.get("message") or ""), described
+
+
+def _offer_total(intent: Mapping[str, Any]) -> Decimal | None:
+    """What Rye charged: the offer's all-in ``cost.total`` (USD subunits), if it is readable."""
+    offer = intent.get("offer")
+    cost = offer.get("cost") if isinstance(offer, Mapping) else None
+    total = cost.get("total") if isinstance(cost, Mapping) else None
+    subunits = total.get("amountSubunits") if isinstance(total, Mapping) else None
+    if not isinstance(subunits, int) or isinstance(subunits, bool) or subunits < 0:
+        return None
+    return Decimal(subunits) / 100

@@ -19,10 +19,10 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import resolve_url
 
-from django_oneclick import services
 from django_oneclick.conf import oneclick_settings
 from django_oneclick.models import PaymentMethod
 from django_oneclick.offers import resolve_offer
+from django_oneclick.orders import method_is_usable
 from django_oneclick.providers.registry import configured_names
 
 register = template.Library()
@@ -113,7 +113,16 @@ def oneclick_button(
     button: dict[str, Any] = {"offer": offer, "reference": reference, "quantity": quantity}
     if offer is None:
         return {**button, "state": "unavailable"}
-    button["price"] = oneclick_money(offer.unit_price * quantity, offer.currency)
+    # What the button shows is what the customer agrees to: with an allowance for shipping and tax
+    # (a merchant that prices them itself, Rye) "up to" the order's max_total, which is the cap sent.
+    total = offer.unit_price * quantity
+    button["price"] = oneclick_money(total + offer.charges_allowance, offer.currency)
+    if offer.charges_allowance:
+        button["price"] = f"up to {button['price']}"
+        button["charges"] = (
+            f"{oneclick_money(total, offer.currency)} plus up to "
+            f"{oneclick_money(offer.charges_allowance, offer.currency)} for shipping and tax"
+        )
     add_url = oneclick_settings.ADD_PAYMENT_METHOD_URL
     button["add_method_url"] = resolve_url(add_url) if add_url else ""
     if not request.user.is_authenticated:
@@ -122,7 +131,7 @@ def oneclick_button(
     method = _chosen_method(request.user, payment_method)
     if method is None or method.provider not in configured_names():
         return {**button, "state": "no_method"}
-    if not services.method_is_usable(method):
+    if not method_is_usable(method):
         return {**button, "state": "reentry", "method": method}
     key = str(uuid.uuid4())
     return {

@@ -2,9 +2,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 
-from django_oneclick import services
 from django_oneclick.conf import oneclick_settings
+from django_oneclick.domain.errors import MethodInUse, OrderRequestInvalid
 from django_oneclick.models import OneClickOrder, PaymentMethod
+from django_oneclick.orders import register_payment_method, remove_method, set_default_method
 from django_oneclick.providers.sandbox import BEHAVIOURS
 from shop.models import Product
 
@@ -33,20 +34,20 @@ def payment_methods(request):
         method = PaymentMethod.objects.filter(owner=request.user, pk=request.POST.get("method") or 0).first()
         if action == "add":
             try:
-                services.register_payment_method(
+                register_payment_method(
                     request.user, "sandbox", {"reference": request.POST.get("reference", "")}
                 )
                 messages.success(request, "Payment method saved.")
-            except services.OrderRequestInvalid as exc:
+            except OrderRequestInvalid as exc:
                 for problems in exc.errors.values():
                     for problem in problems:
                         messages.error(request, problem)
         elif action == "default" and method:
-            services.set_default_method(method)
+            set_default_method(method)
         elif action == "remove" and method:
             try:
-                services.remove_method(method)
-            except services.MethodInUse as exc:
+                remove_method(method)
+            except MethodInUse as exc:
                 messages.error(request, str(exc))
         return redirect("payment-methods")
     return render(

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from django_oneclick import services
+from django_oneclick.orders import refresh_order, unsettled_orders
 
 
 class Command(BaseCommand):
@@ -17,12 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=500, help="At most this many orders per run.")
 
     def handle(self, *args: Any, provider: str | None = None, limit: int = 500, **options: Any) -> None:
-        orders = services.unsettled_orders().order_by("created_at")
+        orders = unsettled_orders().order_by("created_at")
         if provider:
             orders = orders.filter(provider=provider)
         counts: dict[str, int] = {}
         for order in orders[:limit]:
-            services.refresh_order(order)
+            refresh_order(order)
             counts[order.status] = counts.get(order.status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to do"
         self.stdout.write(f"Refreshed {sum(counts.values())} order(s): {summary}.")

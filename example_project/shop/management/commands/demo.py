@@ -21,9 +21,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.module_loading import import_string
 
-from django_oneclick import services
 from django_oneclick.conf import oneclick_settings
 from django_oneclick.models import PaymentMethod
+from django_oneclick.orders import save_payment_method
 from django_oneclick.providers import registry
 from django_oneclick.providers.base import MethodDetails
 from django_oneclick.testing import FAKES
@@ -150,11 +150,11 @@ class Command(BaseCommand):
     def sandbox_methods(self, user: Any) -> None:
         for reference, label, brand, last4 in SANDBOX_METHODS:
             if not PaymentMethod.objects.filter(owner=user, provider="sandbox", reference=reference).exists():
-                services.save_payment_method(
+                save_payment_method(
                     user, "sandbox", MethodDetails(reference=reference, label=label, brand=brand, last4=last4)
                 )
 
     def replace_method(self, user: Any, provider: str, details: MethodDetails) -> None:
         """A fake starts with fresh keys and orders, so its demo method is made anew each time."""
         PaymentMethod.objects.filter(owner=user, provider=provider).delete()
-        services.save_payment_method(user, provider, details, make_default=False)
+        save_payment_method(user, provider, details, make_default=False)
