@@ -1,20 +1,27 @@
 """The 2Checkout provider end to end: REST API -> services -> zeep -> the fake SOAP server."""
 
+import ast
 import hashlib
 import hmac
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import zeep
 from django.contrib.auth import get_user_model
+from django.core.checks import run_checks
 from django.utils import timezone
+from zeep.xsd import Nil
 
+import django_oneclick.testing.twocheckout as fake_module
 from django_oneclick.models import OneClickOrder, ProviderExchange
 from django_oneclick.providers import registry
 from django_oneclick.providers.twocheckout import login_hash, wsdl_parse_count
-from django_oneclick.testing.twocheckout import DEMO_SECRET, TwoCheckoutFake
+from django_oneclick.testing.twocheckout import DEMO_MERCHANT, DEMO_SECRET, SoapFault, TwoCheckoutFake
 from tests.conftest import add_method
 
 pytestmark = pytest.mark.django_db
@@ -35,19 +42,23 @@ def fake():
         yield server
 
 
+def point_at(settings, server, **options):
+    provider = {"BACKEND": BACKEND, **server.provider_options(), "READ_TIMEOUT": 1, **options}
+    settings.ONECLICK = {
+        **settings.ONECLICK,
+        "STATUS_REFRESH_INTERVAL": timedelta(0),
+        "PROVIDERS": {**settings.ONECLICK["PROVIDERS"], "twocheckout": provider},
+    }
+
+
 @pytest.fixture
 def configure(settings, fake):
     """Point the ``twocheckout`` provider at the fake; keyword arguments override options."""
 
     def apply(**options):
-        provider = {"BACKEND": BACKEND, **fake.provider_options(), "READ_TIMEOUT": 1, **options}
-        settings.ONECLICK = {
-            **settings.ONECLICK,
-            "STATUS_REFRESH_INTERVAL": timedelta(0),
-            "PROVIDERS": {**settings.ONECLICK["PROVIDERS"], "twocheckout": provider},
-        }
+        point_at(settings, fake, **options)
 
-    apply(NOT_FOUND_AFTER=0)
+    apply()
     return apply
 
 
@@ -73,11 +84,20 @@ def show(api, order_id):
 
 def given(fields):
     """The fields a decoded SOAP object actually carried."""
-    return {name: value for name, value in fields.items() if value is not None}
+    return {name: value for name, value in fields.items() if value not in (None, [])}
 
 
 def operations_sent(fake):
     return [name for name, _ in fake.calls]
+
+
+def backdate(order_id, seconds):
+    """As if the order had been written ``seconds`` ago."""
+    OneClickOrder.objects.filter(public_id=order_id).update(created_at=timezone.now() - timedelta(seconds=seconds))
+
+
+#: Longer than NOT_FOUND_AFTER (15 minutes) and the tests' purchase timeout (11 × (5 + 1) s).
+SETTLED = 16 * 60
 
 
 # --- the login hash ---------------------------------------------------------------------------
@@ -176,16 +196,15 @@ def test_unknown_reference_is_refused_before_placing(api, fake, customer, config
     assert operations_sent(fake) == ["login", "isValidOrderReference"]
 
 
-@pytest.mark.parametrize("status", ["PENDING", "REFUND", "CANCELED"])
-def test_reference_in_a_non_eligible_status_is_refused(api, fake, customer, configure, status):
+@pytest.mark.parametrize("status", ["PENDING", "REFUND", "REVERSED", "CANCELED"])
+def test_is_valid_order_reference_refuses_a_reference_in_another_status(api, fake, customer, configure, status):
     ref_no = fake.add_previous_order(EMAIL, status=status)
     add_method(customer, ref_no, provider="twocheckout", data={"email": EMAIL})
 
     body = buy(api).json()
 
-    assert (body["status"], body["error_code"]) == ("failed", "reference_not_eligible")
-    assert status in OneClickOrder.objects.get().error_message
-    assert "placeOrder" not in operations_sent(fake)
+    assert (body["status"], body["error_code"]) == ("failed", "reference_invalid")
+    assert operations_sent(fake) == ["login", "isValidOrderReference"]
 
 
 def test_mismatched_email_is_refused_without_placing(api, fake, customer, configure):
@@ -196,6 +215,28 @@ def test_mismatched_email_is_refused_without_placing(api, fake, customer, config
 
     assert (body["status"], body["error_code"]) == ("failed", "email_mismatch")
     assert fake.calls_to("placeOrder") == []
+
+
+def test_the_reference_orders_own_email_is_sent_as_2checkout_spells_it(api, fake, customer, configure):
+    ref_no = fake.add_previous_order("Alice@Example.COM")
+    add_method(customer, ref_no, provider="twocheckout", data={"email": EMAIL})
+
+    body = buy(api).json()
+
+    assert body["status"] == "completed"
+    [sent] = fake.calls_to("placeOrder")
+    assert given(sent["Order"]["BillingDetails"]) == {"Email": "Alice@Example.COM"}
+
+
+def test_quantity_beyond_99999_is_refused_before_anything_is_written_or_sent(api, fake, reference, settings):
+    settings.ONECLICK = {**settings.ONECLICK, "MAX_QUANTITY": 100000}
+
+    response = buy(api, quantity=100000)
+
+    assert response.status_code == 400
+    assert "1 to 99999" in str(response.json())
+    assert not OneClickOrder.objects.exists()
+    assert fake.calls == []
 
 
 def test_method_without_email_is_a_400_and_nothing_is_sent(api, fake, customer, configure):
@@ -232,23 +273,14 @@ def test_unknown_product_code_fault(api, fake, reference):
     assert fake.placed_orders() == []
 
 
-def test_quantity_out_of_range_fault(api, fake, reference, settings):
-    settings.ONECLICK = {**settings.ONECLICK, "MAX_QUANTITY": 100000}
-
-    body = buy(api, quantity=100000).json()
-
-    assert (body["status"], body["error_code"]) == ("failed", "quantity_invalid")
-    assert "between 1 and 99999" in OneClickOrder.objects.get().error_message
-    assert fake.placed_orders() == []
-
-
-class ChangesBeforePlaceOrder(TwoCheckoutFake):
-    """Something changes at 2Checkout between our checks and the first placeOrder."""
+class ChangesBefore(TwoCheckoutFake):
+    """Something changes at 2Checkout just before the first call of ``before``."""
 
     change = None
+    before = "placeOrder"
 
     def handle(self, request):
-        if self.change and operation("placeOrder")(request):
+        if self.change and operation(self.before)(request):
             change, self.change = self.change, None
             change(self)
         return super().handle(request)
@@ -256,34 +288,40 @@ class ChangesBeforePlaceOrder(TwoCheckoutFake):
 
 @pytest.fixture
 def racing(settings, customer):
-    with ChangesBeforePlaceOrder() as server:
+    with ChangesBefore() as server:
         server.reference = server.add_previous_order(EMAIL)
-        settings.ONECLICK = {
-            **settings.ONECLICK,
-            "PROVIDERS": {"twocheckout": {"BACKEND": BACKEND, **server.provider_options()}},
-        }
+        point_at(settings, server)
         add_method(customer, server.reference, provider="twocheckout", data={"email": EMAIL})
         yield server
 
 
+def test_reference_whose_status_changes_before_get_order_is_refused(api, racing):
+    racing.before, racing.change = "getOrder", lambda f: f.set_status(f.reference, "REFUND")
+
+    body = buy(api).json()
+
+    assert (body["status"], body["error_code"]) == ("failed", "reference_not_eligible")
+    assert "REFUND" in OneClickOrder.objects.get().error_message
+    assert operations_sent(racing) == ["login", "isValidOrderReference", "getOrder"]
+
+
 @pytest.mark.parametrize(
-    ("change", "error_code", "fault"),
+    ("change", "fault"),
     [
-        (
-            lambda f: f.orders[f.reference]["BillingDetails"].update(Email="new@example.com"),
-            "email_mismatch",
-            "EMAIL_MISMATCH",
-        ),
-        (lambda f: f.set_status(f.reference, "REVERSED"), "reference_invalid", "INVALID_REFERENCE"),
+        (lambda f: f.orders[f.reference]["BillingDetails"].update(Email="new@example.com"), "EMAIL_MISMATCH"),
+        (lambda f: f.set_status(f.reference, "REVERSED"), "INVALID_REFERENCE"),
     ],
 )
-def test_place_order_faults_for_the_reference(api, racing, change, error_code, fault):
+def test_undocumented_place_order_faults_leave_the_order_unknown_until_searched(api, racing, change, fault):
     racing.change = change
 
     body = buy(api).json()
 
-    assert (body["status"], body["error_code"]) == ("failed", error_code)
-    assert fault in body["error_message"]
+    # 2Checkout documents no code for these: its refusal is not taken as proof.
+    assert (body["status"], body["provider_order_id"]) == ("unknown", "")
+    assert fault in OneClickOrder.objects.get().error_message
+    backdate(body["id"], SETTLED)
+    assert (show(api, body["id"])["status"], OneClickOrder.objects.get().error_code) == ("failed", "not_placed")
     assert len(racing.calls_to("placeOrder")) == 1
     assert racing.placed_orders() == []
 
@@ -347,15 +385,55 @@ def test_expired_session_is_renewed_transparently(api, fake, reference):
     ]
 
 
-def test_session_expiring_just_before_place_order_is_renewed_once(api, racing):
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("AUTHENTICATION_ERROR", "Authentication needed."),
+        ("INVALID_SESSION", "Invalid value."),
+        ("SOAP-ENV:Server", "Session expired."),
+        ("SOAP-ENV:Client", "Please log in again."),
+    ],
+)
+def test_any_session_fault_leads_to_one_login_and_one_retry(api, fake, reference, code, message):
+    fake.session_fault = (code, message)
+    assert buy(api, key="k1").json()["status"] == "completed"
+    fake.expire_sessions()  # long before SESSION_RENEW_AFTER
+
+    body = buy(api, key="k2").json()
+
+    assert body["status"] == "completed"
+    assert operations_sent(fake)[4:] == [
+        "isValidOrderReference",
+        "login",
+        "isValidOrderReference",
+        "getOrder",
+        "placeOrder",
+    ]
+    assert len(fake.placed_orders()) == 2
+
+
+def test_session_fault_on_a_status_fetch_is_recovered(api, fake, reference):
+    fake.session_fault = ("AUTHENTICATION_ERROR", "Invalid session.")
+    fake.new_order_status = ("PENDING", "WAITING")
+    body = buy(api).json()
+    fake.expire_sessions()
+    fake.set_status(body["provider_order_id"], "COMPLETE", "OK")
+
+    assert show(api, body["id"])["status"] == "completed"
+    assert operations_sent(fake)[4:] == ["getOrder", "login", "getOrder"]
+
+
+def test_session_fault_on_place_order_is_never_resent_and_leaves_the_order_unknown(api, racing):
     racing.change = TwoCheckoutFake.expire_sessions
 
     body = buy(api).json()
 
-    assert body["status"] == "completed"
-    assert len(racing.calls_to("login")) == 2
-    assert len(racing.calls_to("placeOrder")) == 2  # refused for the session, then placed
-    assert len(racing.placed_orders()) == 1
+    assert (body["status"], body["provider_order_id"]) == ("unknown", "")
+    assert show(api, body["id"])["status"] == "unknown"  # searched: not there yet
+    backdate(body["id"], SETTLED)
+    assert show(api, body["id"])["status"] == "failed"
+    assert len(racing.calls_to("placeOrder")) == 1
+    assert racing.placed_orders() == []
 
 
 def test_session_refused_twice_fails_without_a_third_try(api, racing):
@@ -403,7 +481,7 @@ def test_lost_answer_to_place_order_is_reconciled_without_a_second_order(api, fa
     assert search["orderSearchOptions"]["ExternalRefNo"] == body["id"]
 
 
-def _interrupted_order(customer, minutes_ago):
+def _interrupted_order(customer, seconds_ago, **fields):
     order = OneClickOrder.objects.create(
         owner=customer,
         payment_method=customer.oneclick_payment_methods.get(),
@@ -417,13 +495,14 @@ def _interrupted_order(customer, minutes_ago):
         currency="EUR",
         idempotency_key="interrupted",
         request_fingerprint="x",
+        **fields,
     )
-    OneClickOrder.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=minutes_ago))
+    backdate(order.public_id, seconds_ago)
     return order
 
 
 def test_order_never_placed_is_failed_once_the_search_is_conclusive(api, fake, customer, reference):
-    order = _interrupted_order(customer, minutes_ago=10)
+    order = _interrupted_order(customer, seconds_ago=SETTLED)
 
     body = show(api, order.public_id)
 
@@ -431,14 +510,87 @@ def test_order_never_placed_is_failed_once_the_search_is_conclusive(api, fake, c
     assert operations_sent(fake) == ["login", "searchOrders"]
 
 
-def test_absence_is_not_believed_before_the_search_settles(api, fake, customer, reference, configure):
-    configure()  # the default settle time: 15 minutes
-    order = _interrupted_order(customer, minutes_ago=10)
+def test_absence_is_not_believed_before_the_search_settles(api, fake, customer, reference):
+    order = _interrupted_order(customer, seconds_ago=10 * 60)  # the default settle time: 15 minutes
 
     body = show(api, order.public_id)
 
     assert body["status"] == "unknown"
     assert OneClickOrder.objects.get().refresh_attempts == 1
+
+
+def test_no_verdict_while_the_purchase_itself_may_still_run(api, fake, customer, reference, configure):
+    configure(NOT_FOUND_AFTER=0)  # the purchase may run 11 requests × (5 + 1) s = 66 s
+    order = _interrupted_order(customer, seconds_ago=30, status="unknown")  # its answer was lost
+
+    assert show(api, order.public_id)["status"] == "unknown"
+    backdate(order.public_id, 70)
+    assert show(api, order.public_id)["status"] == "failed"
+
+
+def test_the_search_matches_our_order_id_alone(api, fake, customer, reference, monkeypatch):
+    search = fake._op_searchOrders
+    # Even if 2Checkout ignored the ExternalRefNo filter, another order of the same product,
+    # customer and time is not ours.
+    monkeypatch.setattr(
+        fake,
+        "_op_searchOrders",
+        lambda sessionID, orderSearchOptions: search(sessionID, {**orderSearchOptions, "ExternalRefNo": None}),
+    )
+    assert buy(api).json()["status"] == "completed"
+    order = _interrupted_order(customer, seconds_ago=SETTLED)
+
+    body = show(api, order.public_id)
+
+    assert (body["status"], body["error_code"], body["provider_order_id"]) == ("failed", "not_placed", "")
+    [search_answer] = [e.response for e in order.exchanges.filter(operation="searchOrders")]
+    assert any(o["ExternalReference"] for o in search_answer["Items"])  # another order was there to be taken
+
+
+# --- the purchase timeout -----------------------------------------------------------------------
+
+
+class RefusesEachSessionOnce(TwoCheckoutFake):
+    """Refuses the session once on each call that cannot charge: the most requests a purchase makes."""
+
+    def __init__(self):
+        super().__init__()
+        self.refused = set()
+
+    def _check_session(self, session_id):
+        name = self.calls[-1][0]
+        if name != "placeOrder" and name not in self.refused:
+            self.refused.add(name)
+            raise SoapFault(*self.session_fault)
+        super()._check_session(session_id)
+
+
+def test_purchase_timeout_counts_the_most_requests_a_purchase_makes(api, settings, customer):
+    with RefusesEachSessionOnce() as server:
+        ref_no = server.add_previous_order(EMAIL)
+        add_method(customer, ref_no, provider="twocheckout", data={"email": EMAIL})
+        point_at(settings, server, SESSION_RENEW_AFTER=0, CONNECT_TIMEOUT=2)  # a new login before every call
+
+        assert buy(api).json()["status"] == "completed"
+
+        assert len(server.requests) == 11  # the WSDL, 6 logins, 2 refused calls, 3 answered
+        assert registry.get_provider("twocheckout").purchase_timeout == 11 * timedelta(seconds=2 + 1)
+
+
+def _verdict_wait_errors(settings, **options):
+    provider = {"BACKEND": BACKEND, "MERCHANT_CODE": "M", "SECRET_KEY": "s", **options}
+    settings.ONECLICK = {**settings.ONECLICK, "PROVIDERS": {"twocheckout": provider}}
+    return {m.id for m in run_checks()} & {"django_oneclick.E007", "django_oneclick.E008"}
+
+
+def test_default_timeouts_let_a_purchase_end_before_any_verdict(settings):
+    assert _verdict_wait_errors(settings) == set()  # 11 × 25 s, under STALE_PENDING_AFTER's 5 minutes
+
+
+def test_timeouts_too_long_for_the_verdict_waits_fail_the_checks(settings):
+    # 11 × (5 + 30) s exceeds STALE_PENDING_AFTER (5 minutes); 11 × 95 s exceeds NOT_FOUND_AFTER too.
+    assert _verdict_wait_errors(settings, READ_TIMEOUT=30) == {"django_oneclick.E007"}
+    assert _verdict_wait_errors(settings, READ_TIMEOUT=90) == {"django_oneclick.E007", "django_oneclick.E008"}
 
 
 # --- the client, once per process --------------------------------------------------------------
@@ -485,3 +637,134 @@ def test_no_secret_hash_or_session_id_in_exchanges_logs_or_admin(api, fake, refe
         assert secret not in caplog.text
         assert secret not in page.content.decode()
     assert "[redacted]" in exchanges
+
+
+# --- the fake, to a client written from the document alone ----------------------------------------
+
+
+@pytest.fixture
+def soap(fake):
+    """zeep on the fake's WSDL, logged in as the document says: (service, session id)."""
+    service = zeep.Client(fake.provider_options()["WSDL_URL"]).service
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return service, service.login(DEMO_MERCHANT, date, login_hash(DEMO_MERCHANT, DEMO_SECRET, date), "sha256")
+
+
+def documents_order(ref_no, email, **changes):
+    """The order of the document's sample, field for field (its NULLs as xsi:nil)."""
+    item = {"Code": "my_subscription_1", "Quantity": 1, "PriceOptions": Nil, "SKU": Nil, "Price": Nil}
+    return {
+        "RefNo": Nil,
+        "Currency": "usd",
+        "Country": "US",
+        "Language": "en",
+        "CustomerIP": "91.220.121.21",
+        "ExternalReference": Nil,
+        "Source": Nil,
+        "Affiliate": {"AffiliateCode": "Partner123", "AffiliateSource": "MobilePlatform"},
+        "CustomerReference": Nil,
+        "Items": [{**item, "CrossSell": Nil, "Trial": False, **changes.pop("item", {})}],
+        "BillingDetails": {"Email": email},
+        "DeliveryDetails": Nil,
+        "PaymentDetails": {
+            "Type": "PREVIOUS_ORDER",
+            "Currency": "usd",
+            "PaymentMethod": {"RecurringEnabled": True, "RefNo": ref_no},
+            "CustomerIP": "10.10.10.10",
+        },
+        "Promotions": Nil,
+        "AdditionalFields": Nil,
+        "LocalTime": Nil,
+        "GiftDetails": Nil,
+        **changes,
+    }
+
+
+FILLED_IN = {
+    "item": {
+        "PriceOptions": [{"Code": "COLOR", "Options": ["red"]}],
+        "SKU": "SKU-1",
+        "Price": {"Amount": Decimal("9.99"), "Type": "CUSTOM"},
+        "CrossSell": {"ParentCode": "main", "CampaignCode": "summer"},
+    },
+    "DeliveryDetails": {"Email": EMAIL, "FirstName": "Ada"},
+    "Promotions": ["SUMMER10"],
+    "AdditionalFields": [{"Code": "note", "Value": "gift wrap"}],
+    "LocalTime": "2024-05-13 12:12:12",
+    "GiftDetails": {"FirstName": "Bob", "Email": "bob@example.com", "GiftNote": "Enjoy"},
+}
+
+
+@pytest.mark.parametrize("changes", [{}, FILLED_IN], ids=["as-in-the-document", "filled-in"])
+def test_an_order_written_like_the_documents_sample_is_placed(fake, soap, changes):
+    service, session = soap
+    ref_no = fake.add_previous_order(EMAIL)
+    assert service.isValidOrderReference(session, ref_no) is True
+    existing = service.getOrder(session, ref_no)
+
+    placed = service.placeOrder(session, documents_order(ref_no, existing.BillingDetails.Email, **changes))
+
+    assert (placed.Status, placed.ApproveStatus) == ("COMPLETE", "OK")
+    [received] = fake.calls_to("placeOrder")
+    order = received["Order"]
+    assert order["Affiliate"] == {"AffiliateCode": "Partner123", "AffiliateSource": "MobilePlatform"}
+    assert order["Items"][0]["Trial"] is False
+    if changes:
+        assert order["Items"][0]["Price"] == {"Amount": Decimal("9.99"), "Type": "CUSTOM"}
+        assert (order["Promotions"], order["GiftDetails"]["GiftNote"]) == (["SUMMER10"], "Enjoy")
+    else:
+        assert (order["RefNo"], order["DeliveryDetails"], order["Promotions"]) == (None, None, [])
+
+
+def test_the_fake_refuses_nil_where_its_wsdl_does_not_allow_it(fake, soap):
+    service, session = soap
+    ref_no = fake.add_previous_order(EMAIL)
+
+    with pytest.raises(zeep.exceptions.Fault, match="Currency cannot be nil"):
+        service.placeOrder(session, documents_order(ref_no, EMAIL, Currency=Nil))
+
+
+@pytest.mark.parametrize(
+    ("status", "valid"),
+    [
+        ("AUTHRECEIVED", True),
+        ("COMPLETE", True),
+        ("PENDING", False),
+        ("REFUND", False),
+        ("REVERSED", False),
+        ("CANCELED", False),
+    ],
+)
+def test_the_fakes_is_valid_order_reference_follows_the_status(fake, soap, status, valid):
+    service, session = soap
+
+    assert service.isValidOrderReference(session, fake.add_previous_order(EMAIL, status=status)) is valid
+
+
+@pytest.mark.parametrize("email", [EMAIL.upper(), f" {EMAIL}", "bob@example.com"])
+def test_the_fake_refuses_an_email_not_identical_to_the_references(fake, soap, email):
+    service, session = soap
+    ref_no = fake.add_previous_order(EMAIL)
+
+    with pytest.raises(zeep.exceptions.Fault) as refused:
+        service.placeOrder(session, documents_order(ref_no, email))
+
+    assert refused.value.code == "EMAIL_MISMATCH"
+    assert len(fake.orders) == 2  # the demo reference and this one: nothing placed
+
+
+def test_the_fake_refuses_a_quantity_outside_1_to_99999(fake, soap):
+    service, session = soap
+    ref_no = fake.add_previous_order(EMAIL)
+
+    with pytest.raises(zeep.exceptions.Fault) as refused:
+        service.placeOrder(session, documents_order(ref_no, EMAIL, item={"Quantity": 100000}))
+
+    assert refused.value.code == "ORDER_ITEMS_QUANTITY_INVALID"
+
+
+def test_the_fake_shares_no_code_with_the_provider():
+    tree = ast.parse(Path(fake_module.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "django_oneclick.providers.twocheckout" not in imported

@@ -6,16 +6,28 @@ The saved method is a previous order of the customer: ``reference`` is its ``Ref
 (``isValidOrderReference``, ``getOrder``) and pays the new order with it (``placeOrder`` with
 ``PaymentDetails.Type = "PREVIOUS_ORDER"``); our order id travels as ``ExternalReference``, so an
 order whose answer was lost is found again with ``searchOrders`` and never sent twice.
+Whatever 2Checkout documents it would refuse is refused here before ``placeOrder`` is sent:
+a quantity outside 1..99999, a reference ``isValidOrderReference`` rejects or whose status is not
+AUTHRECEIVED or COMPLETE, a saved email that is not the reference's billing email; the email sent
+is the reference order's own, spelled exactly as 2Checkout holds it (it requires them identical).
 
 The parsed WSDL is expensive: one zeep client per WSDL address and timeouts lives for the whole
 process, with one requests session. The login session is reused until shortly before its ten
-minutes run out, and renewed once when 2Checkout says it has expired.
+minutes run out (``SESSION_RENEW_AFTER``), so ``placeOrder`` always goes with a fresh one.
+
+Session faults: 2Checkout "throws an exception" for an incorrect session id but documents no fault
+code for it, so any fault whose code or message speaks of the session, authentication or logging
+in counts as one. A call that cannot charge (``isValidOrderReference``, ``getOrder``,
+``searchOrders``) is then sent once more after one new login. ``placeOrder`` never is: without a
+documented code, nothing proves the fault came before 2Checkout acted on the order (a message
+about a payment "authorization" reads the same), so the order is ``unknown`` and reconciled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -37,7 +49,6 @@ from django_oneclick.providers.base import (
     ExchangeLog,
     InvalidRequest,
     MethodDetails,
-    PaymentDeclined,
     Provider,
     ProviderError,
     ProviderResult,
@@ -55,18 +66,23 @@ REFERENCE_STATUSES = frozenset({"AUTHRECEIVED", "COMPLETE"})
 PAID_STATUSES = frozenset({"AUTHRECEIVED", "COMPLETE"})
 FAILED_STATUSES = frozenset({"CANCELED", "REVERSED", "REFUND"})
 REJECTED_APPROVALS = frozenset({"REJECTED", "FRAUD", "INVALIDDATA"})
-SESSION_EXPIRED_FAULT = "SESSION_EXPIRED"
+#: A fault about the session id (2Checkout documents no code for it): matched on code and message.
+SESSION_FAULT = re.compile(r"session|auth|log ?in", re.IGNORECASE)
+MAX_QUANTITY = 99999
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 20.0
+#: The most requests one purchase makes: the WSDL (the first purchase of a process), then for
+#: ``isValidOrderReference`` and ``getOrder`` each a login (none yet, or too old), the call, and
+#: after a session fault a login and the call again; for ``placeOrder`` a login and the call.
+REQUESTS_PER_PURCHASE = 1 + 4 + 4 + 2
 METHOD_UNUSABLE = "This saved payment method can no longer be used. Please choose another one."
 
-#: Faults 2Checkout answers for a request it refused, and what they mean for the order.
-FAULTS: dict[str, tuple[type[ProviderError], str]] = {
-    "AUTHENTICATION_ERROR": (AuthenticationFailed, "authentication_failed"),
-    "INVALID_REFERENCE": (PaymentDeclined, "reference_invalid"),
-    "EMAIL_MISMATCH": (PaymentDeclined, "email_mismatch"),
-    "ORDER_PRODUCTS_EMPTY": (InvalidRequest, "products_empty"),
-    "ORDER_PRODUCT_CODE_INVALID": (InvalidRequest, "product_code_invalid"),
-    "PRODUCT_ERROR": (InvalidRequest, "product_code_invalid"),
-    "ORDER_ITEMS_QUANTITY_INVALID": (InvalidRequest, "quantity_invalid"),
+#: Documented codes of faults for an order 2Checkout refused (any other ``ORDER_*`` code too).
+FAULTS: dict[str, str] = {
+    "ORDER_PRODUCTS_EMPTY": "products_empty",
+    "ORDER_PRODUCT_CODE_INVALID": "product_code_invalid",
+    "PRODUCT_ERROR": "product_code_invalid",
+    "ORDER_ITEMS_QUANTITY_INVALID": "quantity_invalid",
 }
 #: Parameter names of each operation, to record the calls by name.
 PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -142,7 +158,7 @@ def _never_connected(exc: requests.RequestException) -> bool:
 
 
 class _SessionExpired(AuthenticationFailed):
-    """2Checkout no longer knows our session id: log in again, once."""
+    """2Checkout refused our session id on a call that cannot charge: log in again, once."""
 
     code = "session_expired"
 
@@ -154,7 +170,7 @@ class TwoCheckoutProvider(Provider):
     """Options: ``MERCHANT_CODE``, ``SECRET_KEY``, ``WSDL_URL``, ``SERVICE_URL`` (overrides the
     WSDL's service address), ``RECURRING_ENABLED`` (default False), ``COUNTRY`` (default: the
     reference order's), ``LANGUAGE`` (default "en"), ``CONNECT_TIMEOUT`` (5 s), ``READ_TIMEOUT``
-    (30 s), ``SESSION_RENEW_AFTER`` (540 s), ``NOT_FOUND_AFTER`` (900 s: how long an order
+    (20 s), ``SESSION_RENEW_AFTER`` (540 s), ``NOT_FOUND_AFTER`` (900 s: how long an order
     may take to show in ``searchOrders`` before its absence is believed)."""
 
     display_name = "2Checkout"
@@ -168,6 +184,11 @@ class TwoCheckoutProvider(Provider):
         self._service: ServiceProxy | None = None
         self._session = CachedCredential()
 
+    @property
+    def purchase_timeout(self) -> timedelta:
+        connect, read = self._timeouts()
+        return REQUESTS_PER_PURCHASE * timedelta(seconds=connect + read)
+
     # -- the hooks
 
     def prepare(self, request: PurchaseRequest) -> None:
@@ -176,38 +197,33 @@ class TwoCheckoutProvider(Provider):
                 "A 2Checkout method needs the previous order's RefNo and billing email.",
                 customer_message=METHOD_UNUSABLE,
             )
+        if not 1 <= request.quantity <= MAX_QUANTITY:
+            raise InvalidRequest.for_customer(f"Choose a quantity from 1 to {MAX_QUANTITY}.")
 
     def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
         reference = request.method.reference
-        if not self._call(log, "isValidOrderReference", reference, safe_to_retry=True):
-            raise PaymentDeclined(
-                f"2Checkout says order {reference} cannot pay a new order.",
-                code="reference_invalid",
-                customer_message=METHOD_UNUSABLE,
-            )
-        previous = self._call(log, "getOrder", reference, safe_to_retry=True)
+        if not self._call(log, "isValidOrderReference", reference):
+            raise self._unusable(f"2Checkout says order {reference} cannot pay a new order.", "reference_invalid")
+        previous = self._call(log, "getOrder", reference)
         status = str(previous.get("Status") or "")
         if status not in REFERENCE_STATUSES:
-            raise PaymentDeclined(
+            raise self._unusable(
                 f"Reference order {reference} is {status or 'without status'}; only "
                 f"{' or '.join(sorted(REFERENCE_STATUSES))} orders can pay again.",
-                code="reference_not_eligible",
-                customer_message=METHOD_UNUSABLE,
+                "reference_not_eligible",
             )
         billing_email = str((previous.get("BillingDetails") or {}).get("Email") or "")
-        if billing_email.casefold() != str(request.method.data["email"]).strip().casefold():
+        if not billing_email or billing_email.casefold() != str(request.method.data["email"]).strip().casefold():
             # Sending it anyway would make 2Checkout block the reference: stop here.
-            raise PaymentDeclined(
-                f"The saved billing email differs from the one of reference order {reference}.",
-                code="email_mismatch",
-                customer_message=METHOD_UNUSABLE,
+            raise self._unusable(
+                f"The saved billing email differs from the one of reference order {reference}.", "email_mismatch"
             )
-        placed = self._call(log, "placeOrder", self._order(request, previous), safe_to_retry=False)
+        placed = self._call(log, "placeOrder", self._order(request, previous, billing_email), safe_to_retry=False)
         return self._result(placed)
 
     def fetch_status(self, request: StatusRequest, log: ExchangeLog) -> ProviderResult:
         if request.provider_order_id:
-            return self._result(self._call(log, "getOrder", request.provider_order_id, safe_to_retry=True))
+            return self._result(self._call(log, "getOrder", request.provider_order_id))
         found = self._find_by_external_reference(request, log)
         if found is not None:
             return self._result(found)
@@ -215,9 +231,13 @@ class TwoCheckoutProvider(Provider):
 
     # -- building and reading orders
 
-    def _order(self, request: PurchaseRequest, previous: Mapping[str, Any]) -> dict[str, Any]:
-        """The new order: only the billing email, so 2Checkout fills in the rest from the
-        reference order, and our order id as ``ExternalReference``."""
+    @staticmethod
+    def _unusable(message: str, code: str) -> InvalidRequest:
+        return InvalidRequest(message, code=code, customer_message=METHOD_UNUSABLE)
+
+    def _order(self, request: PurchaseRequest, previous: Mapping[str, Any], billing_email: str) -> dict[str, Any]:
+        """The new order: only the reference order's billing email, so 2Checkout fills in the
+        rest from the reference order, and our order id as ``ExternalReference``."""
         recurring = str(self.options.get("RECURRING_ENABLED", False)).lower() in ("1", "true", "yes")
         return {
             "Currency": request.currency,
@@ -226,7 +246,7 @@ class TwoCheckoutProvider(Provider):
             "CustomerIP": request.customer_ip,
             "ExternalReference": request.order_id,
             "Items": [{"Code": request.product_id, "Quantity": request.quantity}],
-            "BillingDetails": {"Email": request.method.data["email"]},
+            "BillingDetails": {"Email": billing_email},
             "PaymentDetails": {
                 "Type": "PREVIOUS_ORDER",
                 "Currency": request.currency,
@@ -244,7 +264,7 @@ class TwoCheckoutProvider(Provider):
             "EndDate": (datetime.now(UTC).date() + timedelta(days=1)).isoformat(),
             "Pagination": {"Page": 1, "Limit": 10},
         }
-        found = self._call(log, "searchOrders", options, safe_to_retry=True)
+        found = self._call(log, "searchOrders", options)
         matches = [o for o in (found or {}).get("Items") or [] if o.get("ExternalReference") == request.order_id]
         return matches[0] if matches else None
 
@@ -267,12 +287,15 @@ class TwoCheckoutProvider(Provider):
 
     # -- calls
 
-    def _call(self, log: ExchangeLog, operation: str, argument: Any, *, safe_to_retry: bool) -> Any:
-        """Call an operation that takes the session id first; log in again once if 2Checkout
-        says the session expired (it refused the call, so sending it again is safe)."""
+    def _call(self, log: ExchangeLog, operation: str, argument: Any, *, safe_to_retry: bool = True) -> Any:
+        """Call an operation that takes the session id first. One that cannot charge is sent once
+        more after a new login if 2Checkout refuses the session; ``placeOrder`` never is."""
+        if not safe_to_retry:
+            session_id = self._session.get(lambda _old: self._login(log))
+            return self._invoke(log, operation, session_id, argument, safe_to_retry=False)
         return self._session.call(
             lambda _expired: self._login(log),
-            lambda session_id: self._invoke(log, operation, session_id, argument, safe_to_retry=safe_to_retry),
+            lambda session_id: self._invoke(log, operation, session_id, argument, safe_to_retry=True),
             rejected=_SessionExpired,
         )
 
@@ -320,11 +343,7 @@ class TwoCheckoutProvider(Provider):
         if self._service is None:
             wsdl_url = str(self.options.get("WSDL_URL") or DEFAULT_WSDL_URL)
             try:
-                client = _client(
-                    wsdl_url,
-                    float(self.options.get("CONNECT_TIMEOUT", 5.0)),
-                    float(self.options.get("READ_TIMEOUT", 30.0)),
-                )
+                client = _client(wsdl_url, *self._timeouts())
             except (requests.RequestException, zeep.exceptions.Error, ValueError) as exc:
                 raise ProviderUnavailable(f"The 2Checkout WSDL could not be loaded from {wsdl_url}: {exc!r}") from exc
             address = self.options.get("SERVICE_URL")
@@ -336,6 +355,12 @@ class TwoCheckoutProvider(Provider):
                 self._service = client.service
         return self._service
 
+    def _timeouts(self) -> tuple[float, float]:
+        return (
+            float(self.options.get("CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)),
+            float(self.options.get("READ_TIMEOUT", DEFAULT_READ_TIMEOUT)),
+        )
+
     @classmethod
     def _error_for_fault(cls, operation: str, fault: zeep.exceptions.Fault, *, safe_to_retry: bool) -> ProviderError:
         code = str(fault.code or "").strip()
@@ -345,14 +370,16 @@ class TwoCheckoutProvider(Provider):
         message = f"2Checkout {operation} fault {code}: {fault.message}"
         if operation == "login":
             return AuthenticationFailed(message)
-        if code == SESSION_EXPIRED_FAULT:
-            return _SessionExpired(message)
-        if code in FAULTS:
-            error_class, our_code = FAULTS[code]
-            customer_message = METHOD_UNUSABLE if error_class is PaymentDeclined else None
-            return error_class(message, code=our_code, customer_message=customer_message)
-        if code.startswith("ORDER_") or code.rsplit(":", 1)[-1] == "Client":
-            # A documented order validation error, or SOAP's "the message was wrong": refused.
+        if code in FAULTS or code.startswith("ORDER_"):
+            # A documented order validation error: refused.
+            return InvalidRequest(message, code=FAULTS.get(code))
+        if SESSION_FAULT.search(f"{code} {fault.message}"):
+            if safe_to_retry:
+                return _SessionExpired(message)
+            # Not proof that nothing was placed (see the module's docstring): look it up.
+            return failure_after_sending(message, may_have_acted=True)
+        if code.rsplit(":", 1)[-1] == "Client":
+            # SOAP's "the message was wrong": refused.
             return InvalidRequest(message)
         return failure_after_sending(message, may_have_acted=not safe_to_retry)
 

@@ -1,15 +1,18 @@
 """A fake 2Checkout SOAP API 6.0 on 127.0.0.1, for the ``twocheckout`` provider.
 
 It serves ``twocheckout.wsdl`` with its own address as the service location, reads the SOAP
-envelopes against the types of that WSDL (required fields, ints, booleans), checks the login
-hash and the session's lifetime, keeps orders (the previous orders a one-click purchase refers
-to, and the orders placed), and answers SOAP 1.1 faults for every error the provider maps.
+envelopes against the types of that WSDL (required fields, nil only where nillable, ints,
+decimals, booleans), checks the login hash and the session's lifetime, keeps orders (the previous
+orders a one-click purchase refers to, in any status, and the orders placed), and answers SOAP 1.1
+faults for what 2Checkout documents it refuses. It shares no code with the provider.
 
 Fault codes: ``ORDER_PRODUCTS_EMPTY``, ``ORDER_PRODUCT_CODE_INVALID`` and
-``ORDER_ITEMS_QUANTITY_INVALID`` are documented by 2Checkout; the documentation names no code
-for a bad login, an expired session, an unusable reference or a mismatched email, so this fake
-uses ``AUTHENTICATION_ERROR``, ``SESSION_EXPIRED``, ``INVALID_REFERENCE`` and
-``EMAIL_MISMATCH``. A malformed message gets the standard ``SOAP-ENV:Client`` fault.
+``ORDER_ITEMS_QUANTITY_INVALID`` (with their messages) are documented by 2Checkout. INVENTED, as
+the documentation names no code for them: ``AUTHENTICATION_ERROR`` for a bad login,
+``SESSION_EXPIRED`` for an unknown or expired session (tests change it with ``session_fault``),
+``INVALID_REFERENCE`` for an unusable reference and ``EMAIL_MISMATCH`` for a billing email that
+is not the reference's (the document only says 2Checkout "throws an error"), and all their
+messages. A malformed message gets the standard ``SOAP-ENV:Client`` fault.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from django_oneclick.providers.base import MethodDetails
-from django_oneclick.providers.twocheckout import previous_order_method
 from django_oneclick.testing.server import FakeProviderServer, FakeRequest, FakeResponse
 
 WSDL_TEMPLATE = Path(__file__).with_name("twocheckout.wsdl")
@@ -35,6 +38,7 @@ SOAP_PATH = "/soap/6.0/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 ORDER_NS = "urn:order"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -42,7 +46,8 @@ DEMO_MERCHANT = "FAKEMERCHANT"
 DEMO_SECRET = "fake-2co-secret-key-0123456789"
 DEMO_EMAIL = "demo@example.com"
 
-#: Statuses a previous order must have to pay a one-click order.
+#: Statuses a previous order must have to pay a one-click order ("Use only references to previous
+#: orders with one of the following statuses AUTHRECEIVED or COMPLETE").
 REFERENCE_STATUSES = ("AUTHRECEIVED", "COMPLETE")
 MAX_ITEM_QUANTITY = 99999
 MAX_SEARCH_LIMIT = 200
@@ -69,9 +74,10 @@ def client_fault(message: str) -> SoapFault:
 @dataclass(frozen=True)
 class Field:
     name: str
-    type: str  # "string", "int", "boolean" or a complex type name
+    type: str  # "string", "int", "decimal", "boolean" or a complex type name
     required: bool
     repeated: bool
+    nillable: bool
 
 
 def _local(qname: str) -> str:
@@ -91,6 +97,7 @@ class Schema:
                     type=_local(element.get("type", "")),
                     required=element.get("minOccurs", "1") != "0",
                     repeated=element.get("maxOccurs", "1") == "unbounded",
+                    nillable=element.get("nillable") == "true",
                 )
                 for element in complex_type.iter(f"{{{XSD_NS}}}element")
             ]
@@ -113,6 +120,11 @@ class Schema:
                 return int((element.text or "").strip())
             except ValueError:
                 raise client_fault(f"{path}: {element.text!r} is not an int.") from None
+        if type_name == "decimal":
+            try:
+                return Decimal((element.text or "").strip())
+            except InvalidOperation:
+                raise client_fault(f"{path}: {element.text!r} is not a decimal.") from None
         if type_name == "boolean":
             value = (element.text or "").strip()
             if value not in ("true", "false", "1", "0"):
@@ -124,19 +136,23 @@ class Schema:
             matches = [child for child in children if _local(child.tag) == field.name]
             if field.required and not matches:
                 raise client_fault(f"{path}.{field.name} is required.")
+            nil = [child for child in matches if child.get(XSI_NIL) in ("true", "1")]
+            if nil and not field.nillable:
+                raise client_fault(f"{path}.{field.name} cannot be nil.")
+            values = [child for child in matches if child not in nil]
             if field.repeated:
                 result[field.name] = [
-                    self.read(child, field.type, f"{path}.{field.name}[{i}]") for i, child in enumerate(matches)
+                    self.read(child, field.type, f"{path}.{field.name}[{i}]") for i, child in enumerate(values)
                 ]
             else:
-                result[field.name] = self.read(matches[0] if matches else None, field.type, f"{path}.{field.name}")
+                result[field.name] = self.read(values[0] if values else None, field.type, f"{path}.{field.name}")
         return result
 
     def write(self, parent: ET.Element, name: str, type_name: str, value: Any) -> None:
         element = ET.SubElement(parent, name)
         if type_name == "boolean":
             element.text = "true" if value else "false"
-        elif type_name in ("string", "int"):
+        elif type_name in ("string", "int", "decimal"):
             element.text = str(value)
         else:
             for field in self.types[type_name]:
@@ -176,10 +192,12 @@ def _fault_response(fault: SoapFault) -> FakeResponse:
 class TwoCheckoutFake(FakeProviderServer):
     """The 2Checkout SOAP API as far as one-click purchases go.
 
-    Knobs for tests: ``session_lifetime`` (seconds), ``expire_sessions()``, ``catalogue``
+    Knobs for tests: ``session_lifetime`` (seconds), ``expire_sessions()``, ``session_fault``
+    (the fault code and message of a refused session: 2Checkout documents none), ``catalogue``
     (product codes it sells; ``None`` sells any code), ``new_order_status`` (Status and
-    ApproveStatus of the next orders placed), ``set_status()``, ``maintenance`` (answer 503),
-    plus the transport faults of :class:`FakeProviderServer`.
+    ApproveStatus of the next orders placed), ``add_previous_order()`` (in any status),
+    ``set_status()``, ``maintenance`` (answer 503), plus the transport faults of
+    :class:`FakeProviderServer`.
     """
 
     backend = "django_oneclick.providers.twocheckout.TwoCheckoutProvider"
@@ -190,6 +208,8 @@ class TwoCheckoutFake(FakeProviderServer):
         self.schema = Schema(ET.fromstring(self._template))
         self.merchants = {DEMO_MERCHANT: DEMO_SECRET}
         self.session_lifetime = 600.0
+        #: INVENTED: 2Checkout only says it "throws an exception" for an incorrect session id.
+        self.session_fault = ("SESSION_EXPIRED", "Invalid or expired session. Please log in again.")
         self.login_clock_tolerance = timedelta(minutes=15)
         self.catalogue: set[str] | None = None
         self.new_order_status = ("COMPLETE", "OK")
@@ -213,7 +233,13 @@ class TwoCheckoutFake(FakeProviderServer):
         }
 
     def demo_method(self) -> MethodDetails:
-        return previous_order_method(self.demo_reference, DEMO_EMAIL)
+        """What a shop saves after a customer's first order: its RefNo and its billing email."""
+        return MethodDetails(
+            reference=self.demo_reference,
+            label=f"2Checkout order {self.demo_reference}",
+            brand="2Checkout",
+            data={"email": DEMO_EMAIL},
+        )
 
     def add_previous_order(self, email: str, status: str = "COMPLETE", approve_status: str = "OK") -> str:
         """A past order of a customer, as the shop's first checkout left it; returns its RefNo."""
@@ -305,6 +331,7 @@ class TwoCheckoutFake(FakeProviderServer):
     # -- operations (called with the state lock held)
 
     def _op_login(self, merchantCode: str, date: str, hash: str, algo: str) -> str:
+        # AUTHENTICATION_ERROR and its messages are invented: the document names no code.
         secret = self.merchants.get(merchantCode)
         try:
             sent_at = datetime.strptime(date, DATE_FORMAT).replace(tzinfo=UTC)
@@ -320,21 +347,21 @@ class TwoCheckoutFake(FakeProviderServer):
         return session_id
 
     def _check_session(self, session_id: str) -> None:
+        """Checked first by every operation but login, before it acts on anything."""
         merchant_and_expiry = self._sessions.get(session_id)
-        if merchant_and_expiry is None:
-            raise SoapFault("SESSION_EXPIRED", "Invalid session.")
-        if time.monotonic() >= merchant_and_expiry[1]:
-            raise SoapFault("SESSION_EXPIRED", "Session expired. Please log in again.")
+        if merchant_and_expiry is None or time.monotonic() >= merchant_and_expiry[1]:
+            raise SoapFault(*self.session_fault)
 
     def _op_isValidOrderReference(self, sessionID: str, RefNo: str) -> bool:
         self._check_session(sessionID)
-        # Only whether the reference exists: its status is the caller's check, with getOrder.
-        return RefNo in self.orders
+        # Whether the reference may pay a new order: only AUTHRECEIVED or COMPLETE ones may.
+        reference = self.orders.get(RefNo)
+        return reference is not None and reference["Status"] in REFERENCE_STATUSES
 
     def _op_getOrder(self, sessionID: str, RefNo: str) -> dict[str, Any]:
         self._check_session(sessionID)
         if RefNo not in self.orders:
-            raise SoapFault("INVALID_REFERENCE", f"Order reference {RefNo} not found.")
+            raise SoapFault("INVALID_REFERENCE", f"Order reference {RefNo} not found.")  # invented code
         return self.orders[RefNo]
 
     def _op_placeOrder(self, sessionID: str, Order: dict[str, Any]) -> dict[str, Any]:
@@ -381,13 +408,16 @@ class TwoCheckoutFake(FakeProviderServer):
             raise client_fault("This fake only takes PaymentDetails.Type PREVIOUS_ORDER with PaymentMethod.RefNo.")
         reference = self.orders.get(payment["PaymentMethod"]["RefNo"])
         if reference is None or reference["Status"] not in REFERENCE_STATUSES:
+            # Invented code and message: the document does not say what 2Checkout answers.
             raise SoapFault("INVALID_REFERENCE", "The order reference cannot be used for a new payment.")
         billing = order.get("BillingDetails") or {}
         if not billing.get("Email"):
             raise client_fault("Order.BillingDetails.Email is required.")
         if any(value for key, value in billing.items() if key != "Email") and not all(billing.values()):
             raise client_fault("Order.BillingDetails: give only the Email, or every billing field.")
-        if billing["Email"].strip().casefold() != reference["BillingDetails"]["Email"].casefold():
+        if billing["Email"] != reference["BillingDetails"]["Email"]:
+            # "2Checkout checks whether the email addresses are identical": a different case or a
+            # space is a mismatch too. Invented code and message: the document names none.
             raise SoapFault("EMAIL_MISMATCH", "The billing email does not match the referenced order.")
 
     def _op_searchOrders(self, sessionID: str, orderSearchOptions: dict[str, Any]) -> dict[str, Any]:
