@@ -280,3 +280,58 @@ def test_a_lost_token_answer_fails_the_order_with_nothing_sent(api, fake, shoppe
 
     assert (order["status"], order["error_code"]) == ("failed", "provider_unavailable")
     assert not fake.purchase_requests()
+
+
+@pytest.mark.parametrize("acted", [True, False])
+def test_a_redirect_to_a_maintenance_page_is_no_order(api, fake, shopper_method, acted):
+    """Defect: ``302 Location: …/maintenance`` completed the order with provider id "maintenance"."""
+    buy(api)  # warm the token cache, so the redirect meets the purchase
+    fake.redirect_next_purchase(acted=acted)
+
+    order = buy(api).json()
+
+    assert (order["status"], order["provider_order_id"]) == ("unknown", "")
+    assert not OneClickOrder.objects.filter(provider_order_id="maintenance").exists()
+
+
+def test_a_200_instead_of_201_created_is_no_confirmed_order(api, fake, shopper_method):
+    buy(api)
+    fake.answer_next_purchase_with_200()
+
+    order = buy(api).json()
+
+    assert (order["status"], order["provider_order_id"]) == ("unknown", "")
+    assert len(fake.purchase_requests()) == 2
+
+
+def test_an_earlier_purchase_of_the_same_product_never_settles_a_lost_one(api, fake, shopper_method):
+    """Defect: the customer bought X minutes ago (order 111); a second purchase of X met a 500
+    and was completed with 111: one charge, two fulfilments."""
+    fake.add_past_order(SHOPPER, PRODUCT, timezone.now() - timedelta(minutes=3), order_id="111", state="Complete")
+    fake.fail_next_with("server-error")
+    order = buy(api).json()
+    assert order["status"] == "unknown"
+
+    for _ in range(2):
+        settled = read(api, order["id"])
+        assert (settled["status"], settled["provider_order_id"]) == ("unknown", "")
+    stored = OneClickOrder.objects.get(public_id=order["id"])
+    assert "111" not in [c["provider_order_id"] for c in stored.candidates]
+    assert not OneClickOrder.objects.filter(provider_order_id="111").exists()
+
+
+def test_a_retry_after_an_unknown_order_is_no_candidate_for_it(api, fake, shopper_method):
+    """The customer retries after an unknown purchase and the retry completes: the retry's order
+    settles the retry, never the first purchase as well."""
+    buy(api)  # warm the token cache
+    fake.orders.clear()
+    fake.fail_next_with("server-error")  # nothing placed
+    first = buy(api).json()
+    retry = buy(api).json()
+    assert (first["status"], retry["status"]) == ("unknown", "completed")
+
+    settled = read(api, first["id"])
+
+    assert (settled["status"], settled["provider_order_id"]) == ("unknown", "")
+    assert OneClickOrder.objects.get(public_id=first["id"]).candidates == []
+    assert OneClickOrder.objects.filter(provider_order_id=retry["provider_order_id"]).count() == 1
