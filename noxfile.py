@@ -45,6 +45,8 @@ def _needs_postgres(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", "django_oneclick", "tests", "example_project", "benchmarks", "noxfile.py")
+    session.install("-e", ".[test,example]", "mypy", "django-stubs", "djangorestframework-stubs")
+    session.run("mypy")
 
 
 @nox.session(python="3.11")
@@ -79,6 +81,7 @@ def package(session: nox.Session) -> None:
         "django_oneclick/templates/django_oneclick/button.html",
         "django_oneclick/static/django_oneclick/oneclick.js",
         "django_oneclick/testing/server.py",
+        "django_oneclick/py.typed",
     ):
         if needed not in names:
             session.error(f"{wheel.name} lacks {needed}")

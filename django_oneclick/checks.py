@@ -65,7 +65,7 @@ def _verdict_wait_errors(name: str, provider: Any) -> list[CheckMessage]:
     both exceed the longest a purchase call can run (a late success would otherwise meet an
     order already settled ``failed``)."""
     longest = provider.purchase_timeout
-    errors = []
+    errors: list[CheckMessage] = []
     if longest >= oneclick_settings.STALE_PENDING_AFTER:
         errors.append(
             Error(

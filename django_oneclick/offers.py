@@ -18,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from django_oneclick.conf import oneclick_settings
-from django_oneclick.providers.base import Buyer
+from django_oneclick.domain.types import Buyer
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 

@@ -16,21 +16,24 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import F
 from django.utils import timezone
 
-try:
-    from django.tasks import task  # Django 6
-except ImportError:  # Django 5.2
-    from django_tasks import task
+if TYPE_CHECKING:
+    from django.tasks import task  # typed by django-stubs; the backport has the same API
+else:
+    try:
+        from django.tasks import task  # Django 6
+    except ImportError:  # Django 5.2
+        from django_tasks import task
 
 from django_oneclick.conf import oneclick_settings
+from django_oneclick.domain.errors import ProviderError
 from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.models import OneClickOrder
 from django_oneclick.orders import refresh_order, transition
-from django_oneclick.providers.base import ProviderError
 
 logger = logging.getLogger("django_oneclick")
 

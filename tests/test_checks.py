@@ -1,5 +1,7 @@
 """System checks turn a broken ONECLICK configuration into clear start-up errors."""
 
+from dataclasses import dataclass
+
 import pytest
 from django.core.checks import run_checks
 
@@ -49,10 +51,15 @@ def test_no_providers(settings):
 
 
 def test_missing_credential_is_named(settings):
-    from django_oneclick.providers.sandbox import SandboxProvider
+    from django_oneclick.providers.base import option
+    from django_oneclick.providers.sandbox import SandboxOptions, SandboxProvider
+
+    @dataclass(frozen=True)
+    class NeedsKeyOptions(SandboxOptions):
+        API_KEY: str = option(required=True, secret=True)
 
     class NeedsKey(SandboxProvider):
-        required_options = ("API_KEY",)
+        options_class = NeedsKeyOptions
 
     import tests.shop.offers as module
 

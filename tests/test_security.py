@@ -1,6 +1,7 @@
 """CSRF, IDOR, the customer's IP, and no card number or secret in the database or the logs."""
 
 import logging
+from dataclasses import dataclass
 
 import pytest
 from django.core import serializers
@@ -9,8 +10,8 @@ from rest_framework.test import APIClient
 
 from django_oneclick.client_ip import client_ip
 from django_oneclick.models import OneClickOrder, PaymentMethod, ProviderExchange
-from django_oneclick.providers.base import PaymentDeclined, ProviderResult, ProviderStatus
-from django_oneclick.providers.sandbox import SandboxProvider
+from django_oneclick.providers.base import PaymentDeclined, ProviderResult, ProviderStatus, option
+from django_oneclick.providers.sandbox import SandboxOptions, SandboxProvider
 from tests.conftest import add_method
 
 ORDERS = "/oneclick/api/orders/"
@@ -142,14 +143,21 @@ PAN = "4111111111111111"
 PAN_SPACED = "4111 1111 1111 1111"
 
 
+@dataclass(frozen=True)
+class CarelessOptions(SandboxOptions):
+    API_SECRET: str = option(secret=True)
+    FAIL_WITH: str = ""
+
+
 class CarelessSandbox(SandboxProvider):
     """A sandbox that behaves like a chatty real provider: it sends its API secret, and its
     answers and errors echo the secret and card data back. ``FAIL_WITH`` picks a failure."""
 
-    secret_options = ("API_SECRET",)
+    options_class = CarelessOptions
+    options: CarelessOptions
 
     def purchase(self, request, log):
-        secret = self.options["API_SECRET"]
+        secret = self.options.API_SECRET
         with self.exchange(log, "authenticate", {"client": "shop-1", "credential": secret}) as draft:
             draft.http_status = 200
             draft.response = {
@@ -157,7 +165,7 @@ class CarelessSandbox(SandboxProvider):
                 "account": int(PAN),
                 "last_card": f"{PAN_SPACED} 12/30",
             }
-        failure = self.options.get("FAIL_WITH")
+        failure = self.options.FAIL_WITH
         if failure == "exception":
             raise PaymentDeclined(f"Card {PAN} refused for key {secret}")
         if failure == "result":

@@ -15,11 +15,13 @@ REASON_HELP = "What you checked, where, and what you did: kept with your name in
 
 def candidate_rows(order: OneClickOrder) -> list[tuple[str, str, str]]:
     """The order's candidates as (provider order id, placed at, state), whatever their JSON holds."""
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for candidate in order.candidates or []:
         if isinstance(candidate, dict):
-            fields = (candidate.get("provider_order_id"), candidate.get("placed_at"), candidate.get("state"))
-            rows.append(tuple(str(value or "") for value in fields))
+            provider_order_id, placed_at, state = (
+                str(candidate.get(key) or "") for key in ("provider_order_id", "placed_at", "state")
+            )
+            rows.append((provider_order_id, placed_at, state))
         else:
             rows.append((str(candidate), "", ""))
     return rows
@@ -61,9 +63,11 @@ class SettleForm(forms.Form):
         self.fields["seen"].initial = what_the_operator_saw(order)
         rows = candidate_rows(order)
         if rows:
+            candidate = self.fields["candidate"]
+            assert isinstance(candidate, forms.ChoiceField)  # declared so above
             choices = [(row[0], " · ".join(part for part in row if part)) for row in rows]
-            self.fields["candidate"].choices = [*choices, ("", "None of these (type the id below, or leave it empty)")]
-            self.fields["candidate"].initial = ""
+            candidate.choices = [*choices, ("", "None of these (type the id below, or leave it empty)")]
+            candidate.initial = ""
         else:
             del self.fields["candidate"]
         if order.provider_order_id:
@@ -71,7 +75,8 @@ class SettleForm(forms.Form):
             self.fields["provider_order_id"].help_text = known
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns
         chosen, typed = data.get("candidate", ""), data.get("provider_order_id", "")
         if chosen and typed and chosen != typed:
             self.add_error("provider_order_id", "Choose a candidate or type an id, not both.")

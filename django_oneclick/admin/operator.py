@@ -10,15 +10,15 @@ shop's fulfilment) run on a committed order.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 
@@ -30,11 +30,18 @@ from django_oneclick.orders import acknowledge_late_charge, settle_manually
 
 TEMPLATES = "admin/django_oneclick/oneclickorder/"
 
+if TYPE_CHECKING:
+    # What the mixin relies on: the order's ModelAdmin (``admin_site``, ``opts``, ``get_object``...).
+    # A plain base at run time: ModelAdmin is not subscriptable without django-stubs-ext.
+    _OrderAdminBase = admin.ModelAdmin[OneClickOrder]
+else:
+    _OrderAdminBase = object
 
-class OperatorPages:
+
+class OperatorPages(_OrderAdminBase):
     """Mixed into the order's ModelAdmin (it provides ``admin_site``, ``opts``, ``get_object``...)."""
 
-    def get_urls(self) -> list:
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [

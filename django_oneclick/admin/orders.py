@@ -30,14 +30,16 @@ WHERE_IT_STANDS = [
     "customer_message",
 ]
 NOT_SHOWN = {"candidates", "request_fingerprint"}  # the candidates are shown as a table
+#: An exchange as the order's page lists it, every column read-only.
+EXCHANGE_FIELDS = ("created_at", "operation", "outcome", "http_status", "duration_ms", "error", "request", "response")
 
 
 class ProviderExchangeInline(admin.TabularInline):
     model = ProviderExchange
     extra = 0
     can_delete = False
-    fields = ["created_at", "operation", "outcome", "http_status", "duration_ms", "error", "request", "response"]
-    readonly_fields = fields
+    fields = EXCHANGE_FIELDS
+    readonly_fields = EXCHANGE_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

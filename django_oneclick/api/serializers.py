@@ -60,4 +60,6 @@ class PaymentMethodSerializer(serializers.ModelSerializer):
 
 class RegisterMethodSerializer(serializers.Serializer):
     provider = serializers.CharField(max_length=50)
-    data = serializers.DictField()
+    # The serializer's metaclass moves declared fields into ``_declared_fields``, so this field does
+    # not replace ``Serializer.data``; the stubs cannot see that.
+    data = serializers.DictField()  # type: ignore[assignment]

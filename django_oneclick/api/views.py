@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.decorators import method_decorator
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import BaseThrottle, UserRateThrottle
+from rest_framework.views import APIView
 
 from django_oneclick.api.serializers import (
     OrderSerializer,
@@ -45,7 +47,9 @@ from django_oneclick.orders.validation import validate_idempotency_key
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: What each refusal of the Idempotency-Key rules answers (IETF draft "The Idempotency-Key HTTP Header Field").
-CONFLICT_STATUS = {KeyReusedForAnotherRequest: status.HTTP_422_UNPROCESSABLE_ENTITY}
+CONFLICT_STATUS: dict[type[IdempotencyConflict], int] = {
+    KeyReusedForAnotherRequest: status.HTTP_422_UNPROCESSABLE_ENTITY
+}
 
 
 class PlaceOrderThrottle(UserRateThrottle):
@@ -74,7 +78,14 @@ def idempotency_key(request: Request) -> str:
         raise invalid(exc) from exc
 
 
-class SessionAuthenticationByDefault:
+if TYPE_CHECKING:
+    # What the mixin relies on: a DRF view (a plain base at run time, the view supplies it).
+    _APIViewBase = APIView
+else:
+    _APIViewBase = object
+
+
+class SessionAuthenticationByDefault(_APIViewBase):
     """Session authentication, with its CSRF check, unless the shop's ``REST_FRAMEWORK`` setting
     names its own ``DEFAULT_AUTHENTICATION_CLASSES`` (DRF's built-in default would also accept
     HTTP Basic, with no CSRF check, on an endpoint that spends money)."""
@@ -96,10 +107,13 @@ class OrderViewSet(
     lookup_field = "public_id"
     lookup_value_regex = "[0-9a-f-]{36}"
 
-    def get_queryset(self):
-        return OneClickOrder.objects.filter(owner=self.request.user).select_related("payment_method")
+    def get_queryset(self) -> QuerySet[OneClickOrder]:
+        user = self.request.user
+        if not user.is_authenticated:  # IsAuthenticated refuses such a request before this
+            raise NotAuthenticated
+        return OneClickOrder.objects.filter(owner=user).select_related("payment_method")
 
-    def get_throttles(self):
+    def get_throttles(self) -> list[BaseThrottle]:
         if self.action == "create":
             return [PlaceOrderThrottle()]
         return super().get_throttles()
@@ -144,8 +158,11 @@ class PaymentMethodViewSet(
     permission_classes = [IsAuthenticated]
     pagination_class = None
 
-    def get_queryset(self):
-        return PaymentMethod.objects.filter(owner=self.request.user)
+    def get_queryset(self) -> QuerySet[PaymentMethod]:
+        user = self.request.user
+        if not user.is_authenticated:  # IsAuthenticated refuses such a request before this
+            raise NotAuthenticated
+        return PaymentMethod.objects.filter(owner=user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = RegisterMethodSerializer(data=request.data)

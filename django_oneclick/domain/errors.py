@@ -4,9 +4,11 @@ They carry no HTTP status: each surface decides how to say them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
+
+from django_oneclick.domain.types import Candidate
 
 if TYPE_CHECKING:
     from django_oneclick.models import OneClickOrder
@@ -56,3 +58,109 @@ class ProviderOrderTaken(Exception):
 class MethodInUse(Exception):
     """The method pays for an order that is not settled yet: the provider may need it to tell
     where that order stands."""
+
+
+# --- what a provider raises -----------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of what a provider may raise. ``message`` is for the operator, kept in the order."""
+
+    # Each subclass's default, which one error may replace (``__init__``): not class variables.
+    code: str = "provider_error"
+    customer_message: str = "The order could not be placed."
+    #: True when the provider certainly did not act on the request, so trying again is safe.
+    nothing_charged: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        customer_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message or self.customer_message)
+        self.message = message or self.customer_message
+        if code:
+            self.code = code
+        if customer_message:
+            self.customer_message = customer_message
+        self.retry_after = retry_after
+
+
+class PaymentDeclined(ProviderError):
+    code = "declined"
+    customer_message = "The payment was declined. Please use another payment method."
+
+
+class InvalidRequest(ProviderError):
+    code = "invalid_request"
+    customer_message = "The provider refused the order as invalid."
+
+    @classmethod
+    def for_customer(cls, message: str) -> InvalidRequest:
+        """A refusal whose message is written for the customer, so it is shown as it is."""
+        return cls(message, customer_message=message)
+
+
+class AuthenticationFailed(ProviderError):
+    code = "authentication_failed"
+    customer_message = "The shop could not reach its payment provider. Please try again later."
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or asked us to come back: nothing was done."""
+
+    code = "provider_unavailable"
+    customer_message = "The payment provider is unavailable. Nothing was charged; try again."
+
+
+class OutcomeUnknown(ProviderError):
+    """The request may have been acted upon (e.g. a timeout after sending): never resend it."""
+
+    code = "outcome_unknown"
+    customer_message = "We are confirming your order with the payment provider."
+    nothing_charged = False
+
+
+class OrderNotFound(ProviderError):
+    """On a status fetch: the provider states it has no such order, so none was placed."""
+
+    code = "not_placed"
+    customer_message = "The order was not placed. Nothing was charged."
+
+
+def failure_after_sending(
+    message: str, *, may_have_acted: bool, retry_after: float | None = None
+) -> ProviderError:
+    """A call failed after it was sent (no answer, a server error, an unreadable answer): if
+    the call may have charged, the provider may have acted, so the outcome is unknown and the
+    call is never resent; otherwise nothing was done and trying again is safe."""
+    if may_have_acted:
+        return OutcomeUnknown(message)
+    return ProviderUnavailable(message, retry_after=retry_after)
+
+
+class OrderNotIdentified(OutcomeUnknown):
+    """On a status fetch of an order whose purchase answer was lost, at a provider that keeps no
+    reference of ours: ``candidates`` may be it. The order stays unknown for an operator unless no
+    candidate is left once those settling other orders are set aside, the records read were
+    complete and ``NOT_FOUND_AFTER`` has passed: then it was never placed."""
+
+    code = "needs_operator"
+
+    def __init__(
+        self, message: str, *, candidates: list[Candidate], records_complete: bool, sought: str
+    ) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
+        self.records_complete = records_complete
+        self.sought = sought
+
+
+class MethodNotSupported(ProviderError):
+    """This provider does not let customers register a payment method through the API."""
+
+    code = "method_not_supported"
+    customer_message = "This payment method cannot be added here."

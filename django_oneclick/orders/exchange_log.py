@@ -8,8 +8,8 @@ from dataclasses import asdict
 from django.utils import timezone
 
 from django_oneclick.domain.states import FINAL
+from django_oneclick.domain.types import Exchange
 from django_oneclick.models import OneClickOrder, ProviderExchange
-from django_oneclick.providers.base import Exchange
 
 logger = logging.getLogger("django_oneclick")
 

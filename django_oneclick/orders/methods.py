@@ -9,13 +9,13 @@ from dataclasses import replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
-from django_oneclick.domain.errors import GENERAL, MethodInUse, OrderRequestInvalid
+from django_oneclick.domain.errors import GENERAL, MethodInUse, OrderRequestInvalid, ProviderError
 from django_oneclick.domain.states import FINAL
+from django_oneclick.domain.types import MethodDetails, SavedMethod
 from django_oneclick.models import PaymentMethod
-from django_oneclick.providers.base import MethodDetails, ProviderError, SavedMethod
 from django_oneclick.providers.registry import configured_names, get_provider
 from django_oneclick.redaction import mask_card_numbers
 
@@ -98,7 +98,9 @@ def register_payment_method(user: Any, provider: str, data: Mapping[str, Any]) -
     # and what does not fit the columns is a 400, not a database error.
     details = replace(details, label=mask_card_numbers(details.label))
     for name in ("reference", "label"):
-        limit = PaymentMethod._meta.get_field(name).max_length
+        field = PaymentMethod._meta.get_field(name)
+        assert isinstance(field, models.CharField) and field.max_length is not None  # both are bounded CharFields
+        limit = field.max_length
         if len(getattr(details, name)) > limit:
             raise OrderRequestInvalid({"data": [f"The {name} may have at most {limit} characters."]})
     return save_payment_method(user, provider, details)

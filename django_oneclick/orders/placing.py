@@ -22,19 +22,22 @@ from django.utils import timezone
 from django_oneclick.conf import oneclick_settings
 from django_oneclick.domain.errors import (
     GENERAL,
+    InvalidRequest,
     InvalidTransition,
     KeyReusedForAnotherRequest,
     OrderRequestInvalid,
+    OutcomeUnknown,
+    ProviderError,
     RequestInFlight,
 )
 from django_oneclick.domain.states import UNSETTLED, S
+from django_oneclick.domain.types import PurchaseRequest
 from django_oneclick.models import OneClickOrder, PaymentMethod
 from django_oneclick.offers import resolve_buyer, resolve_offer
 from django_oneclick.orders.exchange_log import OrderExchangeLog
 from django_oneclick.orders.methods import choose_method, method_is_usable, saved_method
 from django_oneclick.orders.transitions import apply_error, apply_result, mark_interrupted, redacted
 from django_oneclick.orders.validation import validate_quantity
-from django_oneclick.providers.base import InvalidRequest, OutcomeUnknown, ProviderError, PurchaseRequest
 from django_oneclick.providers.registry import get_provider
 
 logger = logging.getLogger("django_oneclick")

@@ -12,20 +12,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from django_oneclick.conf import oneclick_settings
-from django_oneclick.domain.errors import InvalidTransition
+from django_oneclick.domain.errors import InvalidTransition, OrderNotFound, OrderNotIdentified, ProviderError
 from django_oneclick.domain.states import UNSETTLED, S
+from django_oneclick.domain.types import SavedMethod, StatusRequest
 from django_oneclick.models import OneClickOrder, ProviderExchange
 from django_oneclick.orders.exchange_log import OrderExchangeLog
 from django_oneclick.orders.methods import saved_method
 from django_oneclick.orders.placing import is_stale
 from django_oneclick.orders.transitions import apply_result, error_fields, mark_interrupted, redacted, transition
-from django_oneclick.providers.base import (
-    OrderNotFound,
-    OrderNotIdentified,
-    ProviderError,
-    SavedMethod,
-    StatusRequest,
-)
 from django_oneclick.providers.registry import configured_names, get_provider
 
 logger = logging.getLogger("django_oneclick")

@@ -10,10 +10,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from django_oneclick import signals
-from django_oneclick.domain.errors import InvalidTransition, ProviderOrderTaken
+from django_oneclick.domain.errors import InvalidTransition, OutcomeUnknown, ProviderError, ProviderOrderTaken
 from django_oneclick.domain.states import TRANSITIONS, S
+from django_oneclick.domain.types import ProviderResult, ProviderStatus
 from django_oneclick.models import OneClickOrder, ProviderExchange
-from django_oneclick.providers.base import OutcomeUnknown, ProviderError, ProviderResult, ProviderStatus
 from django_oneclick.providers.registry import configured_names, get_provider
 from django_oneclick.redaction import mask_card_numbers
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -47,8 +48,9 @@ from django_oneclick.providers.base import (
     ProviderUnavailable,
     PurchaseRequest,
     StatusRequest,
+    option,
 )
-from django_oneclick.providers.http import HttpProvider
+from django_oneclick.providers.http import HttpOptions, HttpProvider
 
 ACTIONS = ("purchase", "renew", "upgrade", "downgrade")
 #: The keys a shop may pass in an order's options.
@@ -71,11 +73,21 @@ def x_token(secret_key: str, public_key: str, buyer_ip: str, x_date: str) -> str
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class BillerixOptions(HttpOptions):
+    PUBLIC_KEY: str = option(required=True)
+    SECRET_KEY: str = option(required=True, secret=True)
+    #: ``x-id``: the service identifier Billerix configured for the shop.
+    SERVICE_ID: str = option(required=True)
+    #: ``x-source``: the channel the request comes from.
+    SOURCE: str = "shop"
+    BASE_URL: str = "https://pay.billerbase.com"
+
+
 class BillerixProvider(HttpProvider):
     display_name = "Billerix"
-    default_base_url = "https://pay.billerbase.com"
-    required_options = ("PUBLIC_KEY", "SECRET_KEY", "SERVICE_ID")
-    secret_options = ("SECRET_KEY",)
+    options_class = BillerixOptions
+    options: BillerixOptions
     sensitive_keys = ("x-token",)
 
     # -- the provider interface
@@ -199,15 +211,15 @@ class BillerixProvider(HttpProvider):
         self, log: ExchangeLog, operation: str, method: str, url: str, *, buyer_ip: str, **kwargs: Any
     ) -> httpx.Response:
         """Send a call with Billerix's authentication headers."""
-        public_key = str(self.options.get("PUBLIC_KEY", ""))
+        public_key = self.options.PUBLIC_KEY
         x_date = datetime.now(UTC).strftime(X_DATE_FORMAT)
         headers = {
             "x-public-key": public_key,
             "x-buyer-ip": buyer_ip,
             "x-date": x_date,
-            "x-token": x_token(str(self.options.get("SECRET_KEY", "")), public_key, buyer_ip, x_date),
-            "x-source": str(self.options.get("SOURCE") or "shop"),
-            "x-id": str(self.options.get("SERVICE_ID", "")),
+            "x-token": x_token(self.options.SECRET_KEY, public_key, buyer_ip, x_date),
+            "x-source": self.options.SOURCE,
+            "x-id": self.options.SERVICE_ID,
             "Accept": "application/json",
         }
         return self.request(log, operation, method, url, headers=headers, **kwargs)

@@ -23,6 +23,7 @@ Options: ``API_KEY``, ``API_SECRET``, ``BASE_URL`` (default ``https://api.digita
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -42,8 +43,9 @@ from django_oneclick.providers.base import (
     ProviderStatus,
     PurchaseRequest,
     StatusRequest,
+    option,
 )
-from django_oneclick.providers.http import HttpProvider
+from django_oneclick.providers.http import HttpOptions, HttpProvider
 
 #: Digital River's ``orderState`` values -> where our order stands.
 ORDER_STATES = {
@@ -105,11 +107,17 @@ def describe_errors(body: Any) -> tuple[list[dict[str, Any]], str]:
     return entries, "; ".join(parts)
 
 
+@dataclass(frozen=True)
+class DigitalRiverOptions(HttpOptions):
+    API_KEY: str = option(required=True, secret=True)
+    API_SECRET: str = option(required=True, secret=True)
+    BASE_URL: str = "https://api.digitalriver.com"
+
+
 class DigitalRiverProvider(HttpProvider):
     display_name = "Digital River"
-    default_base_url = "https://api.digitalriver.com"
-    required_options = ("API_KEY", "API_SECRET")
-    secret_options = ("API_KEY", "API_SECRET")
+    options_class = DigitalRiverOptions
+    options: DigitalRiverOptions
     sensitive_keys = ("access_token", "refresh_token")
     # A token, the purchase, and once more both after a 401.
     calls_per_purchase = 4
@@ -224,7 +232,7 @@ class DigitalRiverProvider(HttpProvider):
             "POST",
             "/oauth20/token",
             safe_to_retry=True,
-            auth=(str(self.options.get("API_KEY", "")), str(self.options.get("API_SECRET", ""))),
+            auth=(self.options.API_KEY, self.options.API_SECRET),
             data={"grant_type": "client_credentials", "externalReferenceId": shopper},
         )
         body = self.json_body(response, safe_to_retry=True)

@@ -23,6 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -50,8 +51,9 @@ from django_oneclick.providers.base import (
     SavedMethod,
     StatusRequest,
     buyer_problems,
+    option,
 )
-from django_oneclick.providers.http import HttpProvider
+from django_oneclick.providers.http import HttpOptions, HttpProvider
 
 logger = logging.getLogger("django_oneclick")
 
@@ -164,13 +166,6 @@ def _last_day_of(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _flag(value: Any) -> bool:
-    """Options from the environment arrive as strings: "false", "0" and "no" are false."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no", "off")
-    return bool(value)
-
-
 class _PythonLogOnly:
     """Exchange log for calls made outside any order (the public key for the card form or a
     usability check): the redacted exchange goes to the Python log, not the database."""
@@ -189,12 +184,27 @@ class _PythonLogOnly:
         """Nothing to show: no order is being placed."""
 
 
+@dataclass(frozen=True)
+class FirmlyOptions(HttpOptions):
+    APP_ID: str = option(required=True, secret=True)
+    #: The merchant's domain the orders are placed at.
+    DOMAIN: str = option(required=True)
+    #: The payment host (public key, place-order).
+    BASE_URL: str = "https://cc.firmly.work"
+    #: The host that issues browser-session tokens.
+    AUTH_URL: str = "https://api.firmly.work"
+    #: Ask for progress as server-sent events.
+    STREAM: bool = True
+    #: Seconds the whole event stream may take; past it the outcome is unknown.
+    STREAM_DEADLINE: float = option(DEFAULT_STREAM_DEADLINE, minimum=0.001)
+    #: Seconds Firmly's public key is reused before it is fetched again (it rotates).
+    KEY_CACHE_SECONDS: float = option(300.0, minimum=0)
+
+
 class FirmlyProvider(HttpProvider):
     display_name = "Firmly"
-    default_base_url = "https://cc.firmly.work"
-    default_auth_url = "https://api.firmly.work"
-    required_options = ("APP_ID", "DOMAIN")
-    secret_options = ("APP_ID",)
+    options_class = FirmlyOptions
+    options: FirmlyOptions
     sensitive_keys = ("x-firmly-app-id", "device_id")
     requires_buyer = True
 
@@ -207,15 +217,15 @@ class FirmlyProvider(HttpProvider):
 
     @property
     def auth_url(self) -> str:
-        return str(self.options.get("AUTH_URL") or self.default_auth_url).rstrip("/")
+        return self.options.AUTH_URL.rstrip("/")
 
     @property
     def streams(self) -> bool:
-        return _flag(self.options.get("STREAM", True))
+        return self.options.STREAM
 
     @property
     def stream_deadline(self) -> float:
-        return float(self.options.get("STREAM_DEADLINE", DEFAULT_STREAM_DEADLINE))
+        return self.options.STREAM_DEADLINE
 
     @property
     def purchase_timeout(self) -> timedelta:
@@ -243,7 +253,7 @@ class FirmlyProvider(HttpProvider):
             raise ProviderUnavailable(f"Firmly sent an unusable public key: {sorted(body)}")
         with self._key_lock:
             self._key = key
-            self._key_until = time.monotonic() + float(self.options.get("KEY_CACHE_SECONDS", 300))
+            self._key_until = time.monotonic() + self.options.KEY_CACHE_SECONDS
         return key
 
     # -- the access token (browser session: cached until it expires, then renewed)
@@ -265,7 +275,7 @@ class FirmlyProvider(HttpProvider):
             "POST",
             f"{self.auth_url}/api/v1/browser-session",
             safe_to_retry=True,
-            headers={"x-firmly-app-id": str(self.options.get("APP_ID", ""))},
+            headers={"x-firmly-app-id": self.options.APP_ID},
             json={"access_token": renew} if renew else None,
         )
         body = self.json_body(response, safe_to_retry=True)
@@ -386,7 +396,7 @@ class FirmlyProvider(HttpProvider):
         )
 
     def _place_order(self, log: ExchangeLog, body: dict[str, Any], token: str) -> ProviderResult:
-        domain = quote(str(self.options.get("DOMAIN", "")), safe="")
+        domain = quote(self.options.DOMAIN, safe="")
         url = f"/api/v1/payment/domains/{domain}/place-order"
         headers = {"x-firmly-authorization": token}
         if not self.streams:

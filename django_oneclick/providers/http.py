@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -27,8 +28,10 @@ from django_oneclick.providers.base import (
     InvalidRequest,
     Provider,
     ProviderError,
+    ProviderOptions,
     ProviderUnavailable,
     failure_after_sending,
+    option,
 )
 
 #: Response headers worth keeping in the exchange log.
@@ -79,12 +82,20 @@ def ratelimit_reset_seconds(response: httpx.Response) -> float | None:
         return None
 
 
-class HttpProvider(Provider):
-    """A provider with an HTTP API. Options: ``BASE_URL``, ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``."""
+@dataclass(frozen=True)
+class HttpOptions(ProviderOptions):
+    """Where the provider's API is and how long to wait for it (seconds)."""
 
-    default_base_url: ClassVar[str] = ""
-    default_connect_timeout: ClassVar[float] = 5.0
-    default_read_timeout: ClassVar[float] = 30.0
+    BASE_URL: str = ""
+    CONNECT_TIMEOUT: float = option(5.0, minimum=0.001)
+    READ_TIMEOUT: float = option(30.0, minimum=0.001)
+
+
+class HttpProvider(Provider):
+    """A provider with an HTTP API (options: :class:`HttpOptions`)."""
+
+    options_class: ClassVar[type[ProviderOptions]] = HttpOptions
+    options: HttpOptions
     #: How many requests one purchase makes at most (token fetches and renewals included): with
     #: the timeouts, how long a purchase may run (:attr:`purchase_timeout`).
     calls_per_purchase: ClassVar[int] = 1
@@ -96,13 +107,11 @@ class HttpProvider(Provider):
 
     @property
     def base_url(self) -> str:
-        return str(self.options.get("BASE_URL") or self.default_base_url).rstrip("/")
+        return self.options.BASE_URL.rstrip("/")
 
     @property
     def timeout(self) -> httpx.Timeout:
-        connect = float(self.options.get("CONNECT_TIMEOUT", self.default_connect_timeout))
-        read = float(self.options.get("READ_TIMEOUT", self.default_read_timeout))
-        return httpx.Timeout(read, connect=connect)
+        return httpx.Timeout(self.options.READ_TIMEOUT, connect=self.options.CONNECT_TIMEOUT)
 
     @property
     def purchase_timeout(self) -> timedelta:

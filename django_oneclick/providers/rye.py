@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -36,8 +37,9 @@ from django_oneclick.providers.base import (
     PurchaseRequest,
     StatusRequest,
     buyer_problems,
+    option,
 )
-from django_oneclick.providers.http import HttpProvider, retry_after_seconds
+from django_oneclick.providers.http import HttpOptions, HttpProvider, retry_after_seconds
 
 STAGING_BASE_URL = "https://staging.api.rye.com"
 PRODUCTION_BASE_URL = "https://api.rye.com"
@@ -105,19 +107,22 @@ class _NotFound(InvalidRequest):
     or about the call itself."""
 
 
-class RyeProvider(HttpProvider):
-    """Options: ``API_KEY`` (required), ``BASE_URL`` (default: staging), ``CONNECT_TIMEOUT``,
-    ``READ_TIMEOUT``, ``LOOKUP_PAGES`` (pages of 100 intents read to find an order whose purchase
-    answer was lost, default 5), ``NOT_FOUND_AFTER`` (seconds after which such an order missing
-    from Rye's complete list was never placed, default 600, never less than the purchase timeout).
+@dataclass(frozen=True)
+class RyeOptions(HttpOptions):
+    API_KEY: str = option(required=True, secret=True)
+    #: Staging by default: a shop goes to production by setting the URL and a production key together.
+    BASE_URL: str = STAGING_BASE_URL
+    #: Pages of 100 intents read to find an order whose purchase answer was lost.
+    LOOKUP_PAGES: int = option(5, minimum=1)
 
-    The purchase caps Rye's all-in total (``constraints.maxTotalPrice``) at the order's ``max_total``:
+
+class RyeProvider(HttpProvider):
+    """The purchase caps Rye's all-in total (``constraints.maxTotalPrice``) at the order's ``max_total``:
     what the button showed, the offer's allowance for shipping and tax included."""
 
     display_name = "Rye"
-    default_base_url = STAGING_BASE_URL
-    required_options = ("API_KEY",)
-    secret_options = ("API_KEY",)
+    options_class = RyeOptions
+    options: RyeOptions
     sensitive_keys = ("nekudaUserId", "nekudaMandateData")
     requires_buyer = True
 
@@ -232,7 +237,7 @@ class RyeProvider(HttpProvider):
         """Pages of Rye's list of intents, each with whether it ends the list: no next page,
         or a list sorted newest first that reached back before ``since``."""
         params: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
-        for _ in range(int(self.options.get("LOOKUP_PAGES", 5))):
+        for _ in range(self.options.LOOKUP_PAGES):
             try:
                 response = self.request(
                     log,
@@ -317,7 +322,7 @@ class RyeProvider(HttpProvider):
         return None
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.options['API_KEY']}", "Accept": "application/json"}
+        return {"Authorization": f"Bearer {self.options.API_KEY}", "Accept": "application/json"}
 
 
 # --- the purchase body's parts ----------------------------------------------------------------

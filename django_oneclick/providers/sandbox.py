@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,11 +29,13 @@ from django_oneclick.providers.base import (
     OutcomeUnknown,
     PaymentDeclined,
     Provider,
+    ProviderOptions,
     ProviderResult,
     ProviderStatus,
     ProviderUnavailable,
     PurchaseRequest,
     StatusRequest,
+    option,
 )
 from django_oneclick.redaction import mask_card_numbers
 
@@ -65,17 +68,25 @@ def resolve_action(order_id: str, *, confirmed: bool) -> None:
         cache.set(_store_key(order_id), state, _STORE_TTL)
 
 
-class SandboxProvider(Provider):
-    """Options: ``ASYNC_SECONDS`` (default 2), ``SLOW_SECONDS`` (default 3)."""
-
-    display_name = "Sandbox"
+@dataclass(frozen=True)
+class SandboxOptions(ProviderOptions):
     #: The sandbox records an order within its purchase call: once that call is over, an order it
     #: does not hold was never placed.
-    default_not_found_after = 10.0
+    NOT_FOUND_AFTER: float = option(10.0, minimum=0)
+    #: How long an ``async`` order stays processing.
+    ASYNC_SECONDS: float = option(2.0, minimum=0)
+    #: How long a ``slow`` purchase takes.
+    SLOW_SECONDS: float = option(3.0, minimum=0)
+
+
+class SandboxProvider(Provider):
+    display_name = "Sandbox"
+    options_class = SandboxOptions
+    options: SandboxOptions
 
     @property
     def purchase_timeout(self) -> timedelta:
-        return timedelta(seconds=float(self.options.get("SLOW_SECONDS", 3)))
+        return timedelta(seconds=self.options.SLOW_SECONDS)
 
     def purchase(self, request: PurchaseRequest, log: ExchangeLog) -> ProviderResult:
         behaviour = behaviour_of(request.method.reference)
@@ -100,7 +111,7 @@ class SandboxProvider(Provider):
                 draft.http_status, draft.response = 503, {"error": "server_error"}
                 raise ProviderUnavailable("Sandbox answered 503 (method 'server_error').")
             if behaviour == "slow":
-                time.sleep(float(self.options.get("SLOW_SECONDS", 3)))
+                time.sleep(self.options.SLOW_SECONDS)
             state = self._place(request, behaviour)
             if behaviour == "timeout":
                 raise OutcomeUnknown("Sandbox placed the order but the answer was lost.")
@@ -143,7 +154,7 @@ class SandboxProvider(Provider):
             "status": status,
             "provider_order_id": f"SBX-{uuid.uuid4().hex[:12].upper()}",
             "placed_at": timezone.now().isoformat(),
-            "complete_at": time.time() + float(self.options.get("ASYNC_SECONDS", 2)),
+            "complete_at": time.time() + self.options.ASYNC_SECONDS,
         }
         cache.set(_store_key(request.order_id), state, _STORE_TTL)
         return state

@@ -31,6 +31,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,12 +52,14 @@ from django_oneclick.providers.base import (
     MethodDetails,
     Provider,
     ProviderError,
+    ProviderOptions,
     ProviderResult,
     ProviderStatus,
     ProviderUnavailable,
     PurchaseRequest,
     StatusRequest,
     failure_after_sending,
+    option,
 )
 
 DEFAULT_WSDL_URL = "https://api.2checkout.com/soap/6.0/?wsdl"
@@ -166,18 +169,30 @@ class _SessionExpired(AuthenticationFailed):
 # --- the provider -------------------------------------------------------------------------------
 
 
-class TwoCheckoutProvider(Provider):
-    """Options: ``MERCHANT_CODE``, ``SECRET_KEY``, ``WSDL_URL``, ``SERVICE_URL`` (overrides the
-    WSDL's service address), ``RECURRING_ENABLED`` (default False), ``COUNTRY`` (default: the
-    reference order's), ``LANGUAGE`` (default "en"), ``CONNECT_TIMEOUT`` (5 s), ``READ_TIMEOUT``
-    (20 s), ``SESSION_RENEW_AFTER`` (540 s), ``NOT_FOUND_AFTER`` (900 s: how long an order
-    may take to show in ``searchOrders`` before its absence is believed)."""
+@dataclass(frozen=True)
+class TwoCheckoutOptions(ProviderOptions):
+    MERCHANT_CODE: str = option(required=True)
+    SECRET_KEY: str = option(required=True, secret=True)
+    WSDL_URL: str = DEFAULT_WSDL_URL
+    #: Overrides the WSDL's service address.
+    SERVICE_URL: str = ""
+    RECURRING_ENABLED: bool = False
+    #: Default: the reference order's country.
+    COUNTRY: str = ""
+    LANGUAGE: str = "en"
+    CONNECT_TIMEOUT: float = option(DEFAULT_CONNECT_TIMEOUT, minimum=0.001)
+    READ_TIMEOUT: float = option(DEFAULT_READ_TIMEOUT, minimum=0.001)
+    #: Seconds a session is reused; 2Checkout's sessions expire after 10 minutes.
+    SESSION_RENEW_AFTER: float = option(540.0, minimum=0)
+    #: How long an order may take to show in ``searchOrders`` before its absence is believed.
+    NOT_FOUND_AFTER: float = option(900.0, minimum=0)
 
+
+class TwoCheckoutProvider(Provider):
     display_name = "2Checkout"
-    required_options = ("MERCHANT_CODE", "SECRET_KEY")
-    secret_options = ("SECRET_KEY",)
+    options_class = TwoCheckoutOptions
+    options: TwoCheckoutOptions
     sensitive_keys = ("hash", "sessionID")
-    default_not_found_after = 900.0
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
@@ -238,11 +253,11 @@ class TwoCheckoutProvider(Provider):
     def _order(self, request: PurchaseRequest, previous: Mapping[str, Any], billing_email: str) -> dict[str, Any]:
         """The new order: only the reference order's billing email, so 2Checkout fills in the
         rest from the reference order, and our order id as ``ExternalReference``."""
-        recurring = str(self.options.get("RECURRING_ENABLED", False)).lower() in ("1", "true", "yes")
+        recurring = self.options.RECURRING_ENABLED
         return {
             "Currency": request.currency,
-            "Country": self.options.get("COUNTRY") or previous.get("Country"),
-            "Language": self.options.get("LANGUAGE", "en"),
+            "Country": self.options.COUNTRY or previous.get("Country"),
+            "Language": self.options.LANGUAGE,
             "CustomerIP": request.customer_ip,
             "ExternalReference": request.order_id,
             "Items": [{"Code": request.product_id, "Quantity": request.quantity}],
@@ -301,11 +316,11 @@ class TwoCheckoutProvider(Provider):
 
     def _login(self, log: ExchangeLog) -> tuple[str, float]:
         """A new session id, used for ``SESSION_RENEW_AFTER`` seconds (2Checkout keeps it ten minutes)."""
-        merchant_code = str(self.options["MERCHANT_CODE"])
+        merchant_code = self.options.MERCHANT_CODE
         date = datetime.now(UTC).strftime(LOGIN_DATE_FORMAT)
-        digest = login_hash(merchant_code, str(self.options["SECRET_KEY"]), date)
+        digest = login_hash(merchant_code, self.options.SECRET_KEY, date)
         session_id = self._invoke(log, "login", merchant_code, date, digest, "sha256", safe_to_retry=True)
-        return str(session_id), float(self.options.get("SESSION_RENEW_AFTER", 540))
+        return str(session_id), self.options.SESSION_RENEW_AFTER
 
     def _invoke(self, log: ExchangeLog, operation: str, *arguments: Any, safe_to_retry: bool) -> Any:
         """One SOAP call, recorded (redacted) with its answer or fault."""
@@ -341,12 +356,12 @@ class TwoCheckoutProvider(Provider):
 
     def _service_proxy(self) -> ServiceProxy:
         if self._service is None:
-            wsdl_url = str(self.options.get("WSDL_URL") or DEFAULT_WSDL_URL)
+            wsdl_url = self.options.WSDL_URL
             try:
                 client = _client(wsdl_url, *self._timeouts())
             except (requests.RequestException, zeep.exceptions.Error, ValueError) as exc:
                 raise ProviderUnavailable(f"The 2Checkout WSDL could not be loaded from {wsdl_url}: {exc!r}") from exc
-            address = self.options.get("SERVICE_URL")
+            address = self.options.SERVICE_URL
             if address:
                 service = next(iter(client.wsdl.services.values()))
                 port = next(iter(service.ports.values()))
@@ -356,10 +371,7 @@ class TwoCheckoutProvider(Provider):
         return self._service
 
     def _timeouts(self) -> tuple[float, float]:
-        return (
-            float(self.options.get("CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)),
-            float(self.options.get("READ_TIMEOUT", DEFAULT_READ_TIMEOUT)),
-        )
+        return self.options.CONNECT_TIMEOUT, self.options.READ_TIMEOUT
 
     @classmethod
     def _error_for_fault(cls, operation: str, fault: zeep.exceptions.Fault, *, safe_to_retry: bool) -> ProviderError:
