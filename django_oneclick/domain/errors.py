@@ -104,6 +104,15 @@ class InvalidRequest(ProviderError):
         return cls(message, customer_message=message)
 
 
+class NotFound(InvalidRequest):
+    """The provider answered that what was asked for does not exist (an HTTP 404, or its
+    documented equivalent). Only the caller knows whether that is our order, so whether it may
+    become :class:`OrderNotFound` (a fetch of our order by the provider's own id) or says nothing
+    of our order (a list or route missing)."""
+
+    code = "not_found"
+
+
 class AuthenticationFailed(ProviderError):
     code = "authentication_failed"
     customer_message = "The shop could not reach its payment provider. Please try again later."

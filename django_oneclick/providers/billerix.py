@@ -39,6 +39,7 @@ from django_oneclick.providers.base import (
     AuthenticationFailed,
     ExchangeLog,
     InvalidRequest,
+    NotFound,
     OrderNotIdentified,
     OutcomeUnknown,
     PaymentDeclined,
@@ -164,9 +165,7 @@ class BillerixProvider(HttpProvider):
                 buyer_ip=request.customer_ip or "",
                 safe_to_retry=True,
             )
-        except InvalidRequest as exc:
-            if exc.code != "not_found":
-                raise
+        except NotFound as exc:
             # Billerix created this order (it gave us its id): a 404 of its result is no word
             # that nothing was charged.
             raise OutcomeUnknown(f"Billerix has no result for its order {order_id}: {exc.message}") from exc
@@ -199,7 +198,7 @@ class BillerixProvider(HttpProvider):
         if code in CHARGE_FAILURE_CODES:
             return PaymentDeclined(detail)
         if response.status_code == 404:
-            return InvalidRequest(detail, code="not_found")
+            return NotFound(detail)
         if 400 <= response.status_code < 500:
             return InvalidRequest(detail)
         # A 500 keeps the base class's meaning (unknown outcome for a purchase).

@@ -35,6 +35,7 @@ from django_oneclick.providers.base import (
     Candidate,
     ExchangeLog,
     InvalidRequest,
+    NotFound,
     OrderNotFound,
     OutcomeUnknown,
     PaymentDeclined,
@@ -157,10 +158,8 @@ class DigitalRiverProvider(HttpProvider):
             url = f"/v1/shoppers/me/orders/{quote(request.provider_order_id, safe='')}"
             try:
                 response = self._as_shopper(log, shopper, "fetch_status", "GET", url, safe_to_retry=True)
-            except InvalidRequest as exc:
-                if exc.code == "resource-not-found":
-                    raise OrderNotFound(exc.message) from exc
-                raise
+            except NotFound as exc:  # Digital River states it has no order with this id
+                raise OrderNotFound(exc.message) from exc
             order = self.json_body(response, safe_to_retry=True).get("order")
             return self._result(order if isinstance(order, dict) else {})
         response = self._as_shopper(
@@ -201,7 +200,7 @@ class DigitalRiverProvider(HttpProvider):
         if codes & _DECLINE_CODES or any("declinedMessage" in entry for entry in entries):
             return PaymentDeclined(detail)
         if 400 <= response.status_code < 500:
-            return InvalidRequest(detail, code=code)
+            return (NotFound if response.status_code == 404 else InvalidRequest)(detail, code=code)
         # Server errors keep the base class's meaning (unknown outcome for a purchase).
         return None
 

@@ -26,6 +26,7 @@ from django_oneclick.providers.base import (
     AuthenticationFailed,
     ExchangeLog,
     InvalidRequest,
+    NotFound,
     Provider,
     ProviderError,
     ProviderOptions,
@@ -214,6 +215,8 @@ class HttpProvider(Provider):
         detail = f"{self.display_name} answered HTTP {status}: {str(body)[:300]}"
         if status in (401, 403):
             return AuthenticationFailed(detail)
+        if status == 404:
+            return NotFound(detail)
         if status == 429:
             return ProviderUnavailable(detail, retry_after=retry_after_seconds(response))
         if status >= 500:

@@ -28,6 +28,7 @@ from django_oneclick.providers.base import (
     Buyer,
     ExchangeLog,
     InvalidRequest,
+    NotFound,
     OrderNotFound,
     OutcomeUnknown,
     ProviderError,
@@ -100,11 +101,6 @@ MAX_PROMO_CODES = 16
 US_POSTAL_CODE = re.compile(r"^\d{5}(-\d{4})?$")
 INT32_MAX = 2**31 - 1
 LIST_PAGE_SIZE = 100
-
-
-class _NotFound(InvalidRequest):
-    """Rye answered 404: only the caller knows whether that is about our order (a fetch by id)
-    or about the call itself."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +197,7 @@ class RyeProvider(HttpProvider):
                 safe_to_retry=True,
                 headers=self._headers(),
             )
-        except _NotFound as exc:  # Rye states it has no intent with this id
+        except NotFound as exc:  # Rye states it has no intent with this id
             raise OrderNotFound(exc.message) from exc
         return self.result_for(self.json_body(response, safe_to_retry=True))
 
@@ -248,7 +244,7 @@ class RyeProvider(HttpProvider):
                     params=params,
                     headers=self._headers(),
                 )
-            except _NotFound as exc:  # the list itself is missing: says nothing of our order
+            except NotFound as exc:  # the list itself is missing: says nothing of our order
                 raise ProviderUnavailable(exc.message) from exc
             page = self.json_body(response, safe_to_retry=True)
             if not isinstance(page.get("data"), list):
@@ -315,7 +311,7 @@ class RyeProvider(HttpProvider):
                 detail, customer_message=f"The order details were refused: {fields or message}."
             )
         if status == 404:
-            return _NotFound(detail)
+            return NotFound(detail)
         if status == 503 and name == "AmazonUnavailableError":
             # Rye's documented refusal: its own application declined before acting.
             return ProviderUnavailable(detail, retry_after=retry_after_seconds(response))
