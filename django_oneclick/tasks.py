@@ -14,6 +14,7 @@ customer's request, so nothing is enqueued there: such shops run ``oneclick_refr
 
 from __future__ import annotations
 
+import enum
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ else:
         from django_tasks import task
 
 from django_oneclick.conf import oneclick_settings
+from django_oneclick.domain.codes import ErrorCode
 from django_oneclick.domain.errors import ProviderError
 from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.models import OneClickOrder
@@ -37,7 +39,14 @@ from django_oneclick.orders import refresh_order, transition
 
 logger = logging.getLogger("django_oneclick")
 
-GAVE_UP = "refresh_gave_up"
+GAVE_UP = ErrorCode.REFRESH_GAVE_UP
+
+
+class CheckSkipped(enum.StrEnum):
+    """What a background check returns when it did not ask the provider."""
+
+    ORDER_MISSING = "missing"
+    NOT_NEEDED = "not needed"
 
 
 def backoff_delay(attempt: int) -> timedelta:
@@ -79,7 +88,7 @@ def refresh_order_task(order_public_id: str) -> str:
     until ``REFRESH_MAX_ATTEMPTS``. Returns the order's status."""
     order = _load(order_public_id)
     if order is None:
-        return "missing"
+        return CheckSkipped.ORDER_MISSING
     attempts_before = order.refresh_attempts
     retry_hint = None
     try:
@@ -106,7 +115,7 @@ def recover_interrupted_order_task(order_public_id: str) -> str:
     own purchase already scheduled whatever it needs."""
     order = _load(order_public_id)
     if order is None or order.status != S.PENDING:
-        return "not needed"
+        return CheckSkipped.NOT_NEEDED
     return refresh_order_task.call(order_public_id)
 
 

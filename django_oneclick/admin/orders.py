@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django_oneclick.admin.forms import candidate_rows
 from django_oneclick.admin.operator import OperatorPages
 from django_oneclick.domain.errors import IdempotencyConflict, InvalidTransition, OrderRequestInvalid
-from django_oneclick.domain.states import UNSETTLED
+from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.models import OneClickOrder, OrderStatus, ProviderExchange
 from django_oneclick.orders import refresh_order, retry_order
 
@@ -111,7 +111,7 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: OneClickOrder) -> str:
-        colours = {"completed": "#2e7d32", "failed": "#c62828", "unknown": "#ef6c00"}
+        colours: dict[str, str] = {S.COMPLETED: "#2e7d32", S.FAILED: "#c62828", S.UNKNOWN: "#ef6c00"}
         return format_html(
             '<strong style="color:{}">{}</strong>', colours.get(obj.status, "#555"), obj.get_status_display()
         )

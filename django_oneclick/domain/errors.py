@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
 
+from django_oneclick.domain.codes import ErrorCode
 from django_oneclick.domain.types import Candidate
 
 if TYPE_CHECKING:
@@ -90,12 +91,12 @@ class ProviderError(Exception):
 
 
 class PaymentDeclined(ProviderError):
-    code = "declined"
+    code = ErrorCode.DECLINED
     customer_message = "The payment was declined. Please use another payment method."
 
 
 class InvalidRequest(ProviderError):
-    code = "invalid_request"
+    code = ErrorCode.INVALID_REQUEST
     customer_message = "The provider refused the order as invalid."
 
     @classmethod
@@ -110,25 +111,25 @@ class NotFound(InvalidRequest):
     become :class:`OrderNotFound` (a fetch of our order by the provider's own id) or says nothing
     of our order (a list or route missing)."""
 
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class AuthenticationFailed(ProviderError):
-    code = "authentication_failed"
+    code = ErrorCode.AUTHENTICATION_FAILED
     customer_message = "The shop could not reach its payment provider. Please try again later."
 
 
 class ProviderUnavailable(ProviderError):
     """The provider could not be reached or asked us to come back: nothing was done."""
 
-    code = "provider_unavailable"
+    code = ErrorCode.PROVIDER_UNAVAILABLE
     customer_message = "The payment provider is unavailable. Nothing was charged; try again."
 
 
 class OutcomeUnknown(ProviderError):
     """The request may have been acted upon (e.g. a timeout after sending): never resend it."""
 
-    code = "outcome_unknown"
+    code = ErrorCode.OUTCOME_UNKNOWN
     customer_message = "We are confirming your order with the payment provider."
     nothing_charged = False
 
@@ -136,7 +137,7 @@ class OutcomeUnknown(ProviderError):
 class OrderNotFound(ProviderError):
     """On a status fetch: the provider states it has no such order, so none was placed."""
 
-    code = "not_placed"
+    code = ErrorCode.NOT_PLACED
     customer_message = "The order was not placed. Nothing was charged."
 
 
@@ -157,7 +158,7 @@ class OrderNotIdentified(OutcomeUnknown):
     candidate is left once those settling other orders are set aside, the records read were
     complete and ``NOT_FOUND_AFTER`` has passed: then it was never placed."""
 
-    code = "needs_operator"
+    code = ErrorCode.NEEDS_OPERATOR
 
     def __init__(
         self, message: str, *, candidates: list[Candidate], records_complete: bool, sought: str
@@ -171,5 +172,5 @@ class OrderNotIdentified(OutcomeUnknown):
 class MethodNotSupported(ProviderError):
     """This provider does not let customers register a payment method through the API."""
 
-    code = "method_not_supported"
+    code = ErrorCode.METHOD_NOT_SUPPORTED
     customer_message = "This payment method cannot be added here."

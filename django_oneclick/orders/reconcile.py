@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from django_oneclick.conf import oneclick_settings
+from django_oneclick.domain.codes import AuditOperation, ErrorCode
 from django_oneclick.domain.errors import InvalidTransition, OrderNotFound, OrderNotIdentified, ProviderError
 from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.domain.types import SavedMethod, StatusRequest
@@ -155,7 +156,7 @@ def settle_manually(
             fields["provider_order_id"] = provider_order_id
     else:
         fields.update(
-            error_code="settled_by_operator",
+            error_code=ErrorCode.SETTLED_BY_OPERATOR,
             error_message=note,
             customer_message="The order could not be placed. Nothing was charged.",
         )
@@ -163,7 +164,7 @@ def settle_manually(
     ProviderExchange.objects.create(
         order=order,
         provider=order.provider,
-        operation="settled_by_operator",
+        operation=AuditOperation.SETTLED_BY_OPERATOR,
         request={
             "operator": operator,
             "status": status,
@@ -187,7 +188,7 @@ def acknowledge_late_charge(order: OneClickOrder, *, operator: str, reason: str)
         ProviderExchange.objects.create(
             order=order,
             provider=order.provider,
-            operation="late_charge_handled",
+            operation=AuditOperation.LATE_CHARGE_HANDLED,
             request={"operator": operator, "reason": reason.strip()},
             outcome="operator",
             error=f"Late charge handled by {operator}: {reason.strip()}",

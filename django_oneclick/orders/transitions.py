@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from django_oneclick import signals
+from django_oneclick.domain.codes import AuditOperation, ErrorCode
 from django_oneclick.domain.errors import InvalidTransition, OutcomeUnknown, ProviderError, ProviderOrderTaken
 from django_oneclick.domain.states import TRANSITIONS, S
 from django_oneclick.domain.types import ProviderResult, ProviderStatus
@@ -75,7 +76,7 @@ def apply_result(order: OneClickOrder, result: ProviderResult) -> None:
         fields["candidates"] = []
     if result.status == ProviderStatus.FAILED:
         message = redacted(order, result.error_message)
-        fields.update(error_code=result.error_code or "failed", error_message=message, customer_message=message)
+        fields.update(error_code=result.error_code or ErrorCode.FAILED, error_message=message, customer_message=message)
     settle(order, str(result.status), **fields)
 
 
@@ -96,7 +97,7 @@ def error_fields(order: OneClickOrder, error: ProviderError) -> dict[str, str]:
 def mark_interrupted(order: OneClickOrder) -> None:
     """A ``pending`` order older than STALE_PENDING_AFTER: its request died during the provider
     call, or before it. Its outcome is unknown until the provider is asked."""
-    interrupted = OutcomeUnknown("The request was interrupted.", code="interrupted")
+    interrupted = OutcomeUnknown("The request was interrupted.", code=ErrorCode.INTERRUPTED)
     transition(order, S.UNKNOWN, **error_fields(order, interrupted))
 
 
@@ -125,7 +126,7 @@ def _hold_for_operator(order: OneClickOrder, taken: ProviderOrderTaken) -> None:
         transition(
             order,
             S.UNKNOWN,
-            error_code="provider_order_taken",
+            error_code=ErrorCode.PROVIDER_ORDER_TAKEN,
             error_message=message,
             customer_message=OutcomeUnknown.customer_message,
         )
@@ -155,9 +156,9 @@ def flag_late_charge(order: OneClickOrder, provider_order_id: str, detail: str) 
     ProviderExchange.objects.create(
         order=order,
         provider=order.provider,
-        operation="late_charge",
+        operation=AuditOperation.LATE_CHARGE,
         request={"provider_order_id": provider_order_id},
-        outcome="late_charge",
+        outcome=AuditOperation.LATE_CHARGE,
         error=note,
     )
     logger.error("order %s: %s", order.public_id, note)
