@@ -97,7 +97,7 @@ EXPECTED = {
     "declined": ("failed", "declined"),
     "apply-payment-failure": ("failed", "declined"),
     "apply-shopper-failure": ("failed", "apply-shopper-failure"),
-    "already-exists": ("failed", "order-already-exists"),
+    "already-exists": ("unknown", "outcome_unknown"),  # an order exists: no word that nothing was charged
     "invalid-request": ("failed", "invalid-request"),
     "forbidden": ("failed", "authentication_failed"),
     "resource-not-found": ("failed", "resource-not-found"),

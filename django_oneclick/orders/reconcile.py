@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from django_oneclick.conf import oneclick_settings
 from django_oneclick.domain.codes import AuditOperation, ErrorCode
-from django_oneclick.domain.errors import InvalidTransition, OrderNotFound, OrderNotIdentified, ProviderError
+from django_oneclick.domain.errors import InvalidTransition, OrderNotFound, OrderNotIdentified, OutcomeUnknown, ProviderError
 from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.domain.types import SavedMethod, StatusRequest
 from django_oneclick.models import OneClickOrder, ProviderExchange
@@ -73,6 +73,10 @@ def refresh_order(
             transition(order, S.FAILED, **error_fields(order, exc))
         return order
     except ProviderError as exc:
+        if isinstance(exc, OutcomeUnknown) and order.status == S.UNKNOWN:
+            # The provider's own word on why the order is still unknown (e.g. "settle it by hand"):
+            # the operator reads it on the order, not only in the log.
+            transition(order, S.UNKNOWN, **error_fields(order, exc))
         _count_failed_fetch(order, exc.message)
         if raise_provider_errors:
             raise

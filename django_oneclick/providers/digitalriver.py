@@ -199,6 +199,9 @@ class DigitalRiverProvider(HttpProvider):
             return AuthenticationFailed(detail)
         if codes & _DECLINE_CODES or any("declinedMessage" in entry for entry in entries):
             return PaymentDeclined(detail)
+        if not safe_to_retry and any(c.endswith("-already-exists") for c in codes):
+            # Digital River says an order exists: no word that nothing was charged.
+            return OutcomeUnknown(detail)
         if 400 <= response.status_code < 500:
             return (NotFound if response.status_code == 404 else InvalidRequest)(detail, code=code)
         # Server errors keep the base class's meaning (unknown outcome for a purchase).
