@@ -69,6 +69,22 @@ def _card_starting_at(groups: list[str], start: int) -> tuple[int, str] | None:
     return found
 
 
+#: A security code named as such ("CVV 123", "cvc: 1234", "security code 123").
+_NAMED_CVV = re.compile(r"\b(?:cvv2?|cvc2?|cv2|csc|cid|security\s*code)\b\W{0,3}\d{3,4}\b", re.IGNORECASE)
+#: A 3-4 digit group right after a masked or last-four card ("•••• 4242 123", "**** 4242/123").
+_CVV_AFTER_CARD = re.compile(r"(?:[•*xX]{2,}|\[card •+)\s*\d{4}\]?\W{1,3}\d{3,4}\b")
+
+
+def card_data_in(text: str) -> str | None:
+    """What of a card ``text`` carries, for a refusal message (never the data itself): a card
+    number (13 to 19 Luhn-valid digits, possibly grouped) or a security code next to a card."""
+    if mask_card_numbers(text) != text:
+        return "a card number"
+    if _NAMED_CVV.search(text) or _CVV_AFTER_CARD.search(mask_card_numbers(text)):
+        return "a card security code"
+    return None
+
+
 class Redactor:
     """Removes sensitive keys, known secret values and card numbers from any JSON-like data."""
 

@@ -103,6 +103,13 @@ def test_demo_serves_a_shop_where_demo_buys_with_one_click(demo_shop):
         assert order.json()["status"] == "completed"
         assert order.json()["total"] == "19.99"
         assert "Espresso cup" in browser.get("/orders/").text
+        # A hand-made form naming no method by number is turned away, never a server error.
+        for method in ("abc", "١٢", "9" * 30):
+            answer = browser.post(
+                "/payment-methods/",
+                data={"action": "default", "method": method, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+            )
+            assert answer.status_code == 200, answer.text
 
 
 def test_demo_worker_settles_an_order_nobody_watches(demo_shop):
@@ -142,4 +149,6 @@ def test_demo_payment_methods_page_offers_the_firmly_card_form(demo_shop):
         )
         page = browser.get("/payment-methods/").text
         assert "Add a card (Firmly)" in page
-        assert "firmly-card.js" in page and '"kty": "RSA"' in page.replace("&quot;", '"')
+        assert "oneclick_firmly/firmly-card.js" in page
+        key_url = page.split('data-key-url="', 1)[1].split('"', 1)[0]
+        assert browser.get(key_url).json()["kty"] == "RSA"  # the script's key, from the fake Firmly

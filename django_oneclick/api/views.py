@@ -20,6 +20,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from django_oneclick.api.parsers import BoundedJSONParser
 from django_oneclick.api.serializers import (
     OrderSerializer,
     PaymentMethodSerializer,
@@ -103,6 +104,7 @@ class OrderViewSet(
 ):
     serializer_class = OrderSerializer
     permission_classes = [IsAuthenticated]
+    parser_classes = [BoundedJSONParser]
     pagination_class = OrderPagination
     lookup_field = "public_id"
     lookup_value_regex = "[0-9a-f-]{36}"
@@ -156,6 +158,7 @@ class PaymentMethodViewSet(
 ):
     serializer_class = PaymentMethodSerializer
     permission_classes = [IsAuthenticated]
+    parser_classes = [BoundedJSONParser]
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[PaymentMethod]:

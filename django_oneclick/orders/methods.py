@@ -16,6 +16,7 @@ from django_oneclick.domain.errors import GENERAL, MethodInUse, OrderRequestInva
 from django_oneclick.domain.states import FINAL
 from django_oneclick.domain.types import MethodDetails, SavedMethod
 from django_oneclick.models import PaymentMethod
+from django_oneclick.orders.validation import validate_json, validate_text
 from django_oneclick.providers.registry import configured_names, get_provider
 from django_oneclick.redaction import mask_card_numbers
 
@@ -48,11 +49,17 @@ def saved_method(method: PaymentMethod) -> SavedMethod:
     return SavedMethod(reference=method.reference, label=method.label, data=method.data)
 
 
+def method_usable_as_stored(method: PaymentMethod) -> bool:
+    """Whether a saved method can be charged as far as what is stored says: not flagged for
+    re-entry, not expired. No provider call, no write: what the button checks while rendering."""
+    return not method.needs_reentry and not (method.expires and method.expires < timezone.localdate())
+
+
 def method_is_usable(method: PaymentMethod) -> bool:
-    """Whether a saved method can be charged now: not flagged, not expired, and still accepted by
-    its provider (e.g. Firmly's key rotated). One the provider refuses is marked ``needs_reentry``
-    so the button asks the customer to enter it again."""
-    if method.needs_reentry or (method.expires and method.expires < timezone.localdate()):
+    """Whether a saved method can be charged now: usable as stored, and still accepted by its
+    provider (e.g. Firmly's key rotated), which may call the provider. One the provider refuses is
+    marked ``needs_reentry`` so the button asks the customer to enter it again."""
+    if not method_usable_as_stored(method):
         return False
     if get_provider(method.provider).method_is_usable(saved_method(method)):
         return True
@@ -90,19 +97,19 @@ def register_payment_method(user: Any, provider: str, data: Mapping[str, Any]) -
     """A customer adds a method through a provider that allows it (sandbox, Firmly's card form)."""
     if provider not in configured_names():
         raise OrderRequestInvalid({"provider": ["This provider is not available."]})
+    # The provider reads the card fields it expects (an encrypted card, say); the rest is bounded.
+    validate_json("data", data, card_data_allowed=True)
     try:
         details = get_provider(provider).register_method(data)
     except ProviderError as exc:
         raise OrderRequestInvalid({GENERAL: [exc.customer_message]}) from exc
-    # The label is the customer's free text: it must not carry a card number into the database,
-    # and what does not fit the columns is a 400, not a database error.
-    details = replace(details, label=mask_card_numbers(details.label))
-    for name in ("reference", "label"):
+    # What the customer typed ends up in the database and the admin: a card number is masked
+    # (the label stays a label), a security code or what does not fit the column is a 400.
+    details = replace(details, label=mask_card_numbers(details.label), reference=mask_card_numbers(details.reference))
+    for name in ("reference", "label", "brand", "last4"):
         field = PaymentMethod._meta.get_field(name)
-        assert isinstance(field, models.CharField) and field.max_length is not None  # both are bounded CharFields
-        limit = field.max_length
-        if len(getattr(details, name)) > limit:
-            raise OrderRequestInvalid({"data": [f"The {name} may have at most {limit} characters."]})
+        assert isinstance(field, models.CharField) and field.max_length is not None  # bounded CharFields
+        validate_text("data", getattr(details, name), max_length=field.max_length, name=name)
     return save_payment_method(user, provider, details)
 
 

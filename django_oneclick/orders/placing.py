@@ -37,7 +37,7 @@ from django_oneclick.offers import resolve_buyer, resolve_offer
 from django_oneclick.orders.exchange_log import OrderExchangeLog
 from django_oneclick.orders.methods import choose_method, method_is_usable, saved_method
 from django_oneclick.orders.transitions import apply_error, apply_result, mark_interrupted, redacted
-from django_oneclick.orders.validation import validate_quantity
+from django_oneclick.orders.validation import validate_idempotency_key, validate_json, validate_quantity, validate_text
 from django_oneclick.providers.registry import get_provider
 
 logger = logging.getLogger("django_oneclick")
@@ -91,7 +91,9 @@ def place_order(
     Raises :class:`OrderRequestInvalid` for bad input (nothing written) and
     :class:`IdempotencyConflict` for a key in flight or reused with another body.
     """
-    options = dict(options or {})
+    idempotency_key = validate_idempotency_key(idempotency_key)
+    validate_text("product", product, max_length=200)
+    options = validate_json("options", dict(options or {}))
     body = {"product": product, "quantity": quantity, "payment_method": payment_method_id}
     if options:
         body["options"] = options

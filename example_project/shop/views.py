@@ -31,7 +31,13 @@ def payment_methods(request):
     """List, add (sandbox test references), make default and remove saved methods."""
     if request.method == "POST":
         action = request.POST.get("action")
-        method = PaymentMethod.objects.filter(owner=request.user, pk=request.POST.get("method") or 0).first()
+        method_id = request.POST.get("method", "")
+        # A hand-made form may post anything: only a number names a method (never a 500).
+        method = (
+            PaymentMethod.objects.filter(owner=request.user, pk=int(method_id)).first()
+            if method_id.isascii() and method_id.isdigit() and len(method_id) < 19
+            else None
+        )
         if action == "add":
             try:
                 register_payment_method(
