@@ -25,8 +25,12 @@ DEFAULTS: dict[str, Any] = {
     },
     # Largest quantity one click may buy.
     "MAX_QUANTITY": 20,
-    # DRF throttle rate for placing orders, per user.
+    # Purchases one customer may place, by any path (API, form, admin on their behalf), e.g. "20/min".
     "ORDER_THROTTLE_RATE": "20/min",
+    # Payment methods one customer may save.
+    "METHOD_THROTTLE_RATE": "10/hour",
+    # The cache alias the rate limits count in: atomic and shared by all processes (Redis, Memcached).
+    "THROTTLE_CACHE": "default",
     # A pending order older than this was interrupted (crash, killed worker): its outcome is
     # unknown and it is reconciled with the provider instead of being sent again.
     "STALE_PENDING_AFTER": timedelta(minutes=5),

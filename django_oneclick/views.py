@@ -1,4 +1,5 @@
-"""The HTML side: the no-JavaScript purchase form, the order page, the sandbox's action page.
+"""The HTML side: the no-JavaScript purchase form and the order page (a provider's own pages come
+from its Django app, see ``django_oneclick.urls``).
 
 Views that may call a provider are never wrapped in ``ATOMIC_REQUESTS``: an order must be
 committed before its provider is called.
@@ -11,9 +12,8 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from django_oneclick.client_ip import client_ip
 from django_oneclick.conf import oneclick_settings
@@ -21,7 +21,7 @@ from django_oneclick.domain.errors import IdempotencyConflict, KeyReusedForAnoth
 from django_oneclick.models import OneClickOrder
 from django_oneclick.orders import place_order, refresh_order
 from django_oneclick.orders.validation import validate_idempotency_key
-from django_oneclick.providers import sandbox
+from django_oneclick.throttle import TOO_MANY, RateLimited, take
 
 
 def _back(request: HttpRequest) -> HttpResponseRedirect:
@@ -47,6 +47,11 @@ def buy(request: HttpRequest) -> HttpResponse:
         validate_idempotency_key(key)
     except OrderRequestInvalid:
         messages.error(request, "This form has expired; please press Buy now again.")
+        return _back(request)
+    try:
+        take("orders", request.user.pk, oneclick_settings.ORDER_THROTTLE_RATE)
+    except RateLimited:
+        messages.error(request, str(TOO_MANY))
         return _back(request)
     try:
         placed = place_order(
@@ -76,16 +81,3 @@ def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     order = get_object_or_404(OneClickOrder, public_id=public_id, owner=request.user)
     refresh_order(order, min_interval=oneclick_settings.STATUS_REFRESH_INTERVAL)
     return render(request, "django_oneclick/order_detail.html", {"order": order})
-
-
-@transaction.non_atomic_requests
-@login_required
-@require_http_methods(["GET", "POST"])
-def sandbox_action(request: HttpRequest, order_id: str) -> HttpResponse:
-    """Stands in for the page a real provider sends the customer to (3-D Secure and the like)."""
-    order = get_object_or_404(OneClickOrder, public_id=order_id, owner=request.user, provider="sandbox")
-    if request.method == "POST":
-        sandbox.resolve_action(str(order.public_id), confirmed=request.POST.get("decision") == "confirm")
-        refresh_order(order)
-        return redirect(reverse("django_oneclick:order", kwargs={"public_id": order.public_id}))
-    return render(request, "django_oneclick/sandbox_action.html", {"order": order})

@@ -137,3 +137,18 @@ def test_two_first_methods_saved_at_once_leave_exactly_one_default(customer):
     assert errors == []
     assert PaymentMethod.objects.filter(owner=customer).count() == 2
     assert PaymentMethod.objects.filter(owner=customer, is_default=True).count() == 1
+
+
+def test_forty_simultaneous_purchases_under_a_limit_of_five_let_five_through(customer, purchase_calls, settings):
+    """Defect: DRF's throttle reads, then writes its history: forty simultaneous purchases by one
+    customer under a limit of twenty all went through."""
+    settings.ONECLICK = {**settings.ONECLICK, "ORDER_THROTTLE_RATE": "5/hour"}  # no window ends mid-test
+    add_method(customer, "approved")
+    client = signed_in(customer)
+
+    responses = post_together([(client, f"key-{i}") for i in range(40)], {"product": "book"})
+
+    codes = Counter(response.status_code for response in responses)
+    assert codes == {201: 5, 429: 35}
+    assert OneClickOrder.objects.count() == 5
+    assert sum(purchase_calls.values()) == 5

@@ -64,10 +64,10 @@ def test_approved(api, customer):
     assert order.total == Decimal("39.98")
     assert order.customer_ip == "127.0.0.1"
     assert exchanges(data["id"]) == [("purchase", 201, "ok")]
-    sent = ProviderExchange.objects.get().request
+    sent = ProviderExchange.objects.get().request["json"]
     assert sent["amount"] == "39.98"
     assert sent["currency"] == "EUR"
-    assert sent["order_id"] == data["id"]
+    assert sent["reference"] == data["id"]
 
 
 @pytest.mark.django_db
@@ -192,6 +192,26 @@ def test_server_error_fails_as_retryable(api, customer):
 
 
 @pytest.mark.django_db
+def test_purchase_options_the_sandbox_does_not_take_are_refused_before_anything_is_written(api, customer):
+    add_method(customer, "approved")
+    response = buy(api, options={"gift_wrap": True})
+    assert response.status_code == 400
+    assert "This payment method takes no extra options." in str(response.json())
+    assert_nothing_written()
+
+
+@pytest.mark.django_db
+def test_a_method_the_sandbox_no_longer_knows_must_be_entered_again(api, customer):
+    method = add_method(customer, "retired:visa")
+    response = buy(api)
+    assert response.status_code == 400
+    assert "entered again" in str(response.json())
+    method.refresh_from_db()
+    assert method.needs_reentry
+    assert_nothing_written()
+
+
+@pytest.mark.django_db
 def test_explicit_method_is_used_instead_of_default(api, customer):
     add_method(customer, "approved", default=True)
     declining = add_method(customer, "declined", default=False)
@@ -212,7 +232,7 @@ def test_price_tampering_is_ignored(api, customer):
     assert (data["total"], data["unit_price"], data["currency"]) == ("59.97", "19.99", "EUR")
     order = OneClickOrder.objects.get()
     assert (order.unit_price, order.total) == (Decimal("19.99"), Decimal("59.97"))
-    assert ProviderExchange.objects.get().request["amount"] == "59.97"
+    assert ProviderExchange.objects.get().request["json"]["amount"] == "59.97"
 
 
 # --- bad input: a 4xx with a field message, nothing written ---------------------------------
@@ -380,7 +400,8 @@ def test_order_placing_is_throttled_per_user(api, customer, other_customer, sett
     assert buy(api, key="b").status_code == 201
     third = buy(api, key="c")
     assert third.status_code == 429
-    assert "throttled" in third.json()["detail"].lower()
+    assert third.json()["detail"] == "You have placed many orders in a short time. Please wait a moment and try again."
+    assert 1 <= int(third["Retry-After"]) <= 61
     assert OneClickOrder.objects.filter(owner=customer).count() == 2
 
     from rest_framework.test import APIClient

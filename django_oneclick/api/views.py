@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
@@ -11,13 +11,13 @@ from django.utils.decorators import method_decorator
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.exceptions import NotAuthenticated, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, UserRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from django_oneclick.api.parsers import BoundedJSONParser
@@ -45,6 +45,7 @@ from django_oneclick.orders import (
     set_default_method,
 )
 from django_oneclick.orders.validation import validate_idempotency_key
+from django_oneclick.throttle import TOO_MANY, TOO_MANY_METHODS, RateLimited, take
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: What each refusal of the Idempotency-Key rules answers (IETF draft "The Idempotency-Key HTTP Header Field").
@@ -53,11 +54,23 @@ CONFLICT_STATUS: dict[type[IdempotencyConflict], int] = {
 }
 
 
-class PlaceOrderThrottle(UserRateThrottle):
-    scope = "oneclick_orders"
+class AtomicRateThrottle(BaseThrottle):
+    """DRF's throttle interface over :func:`django_oneclick.throttle.take` (atomic under
+    concurrency); ``scope`` and ``setting`` name the allowance and the rate's setting."""
 
-    def get_rate(self) -> str:
-        return oneclick_settings.ORDER_THROTTLE_RATE
+    def __init__(self, scope: str, setting: str) -> None:
+        self.scope, self.setting, self.retry_after = scope, setting, 0
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        try:
+            take(self.scope, request.user.pk, getattr(oneclick_settings, self.setting))
+        except RateLimited as exc:
+            self.retry_after = exc.retry_after
+            return False
+        return True
+
+    def wait(self) -> float:
+        return self.retry_after
 
 
 class OrderPagination(PageNumberPagination):
@@ -86,6 +99,18 @@ else:
     _APIViewBase = object
 
 
+class PlainWordsWhenThrottled(_APIViewBase):
+    """A refusal by the rate limit in the customer's words (``throttle_message``), without DRF's
+    own sentence; the wait is still sent as ``Retry-After``."""
+
+    throttle_message: Any = TOO_MANY
+
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
+        refused = Throttled(detail=str(self.throttle_message))
+        refused.wait = wait  # type: ignore[attr-defined]  # the stubs miss it; DRF sends it as Retry-After
+        raise refused
+
+
 class SessionAuthenticationByDefault(_APIViewBase):
     """Session authentication, with its CSRF check, unless the shop's ``REST_FRAMEWORK`` setting
     names its own ``DEFAULT_AUTHENTICATION_CLASSES`` (DRF's built-in default would also accept
@@ -100,7 +125,8 @@ class SessionAuthenticationByDefault(_APIViewBase):
 # Never inside ATOMIC_REQUESTS: an order is committed before its provider is called.
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class OrderViewSet(
-    SessionAuthenticationByDefault, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    SessionAuthenticationByDefault,
+    PlainWordsWhenThrottled, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = OrderSerializer
     permission_classes = [IsAuthenticated]
@@ -117,8 +143,9 @@ class OrderViewSet(
 
     def get_throttles(self) -> list[BaseThrottle]:
         if self.action == "create":
-            return [PlaceOrderThrottle()]
+            return [AtomicRateThrottle("orders", "ORDER_THROTTLE_RATE")]
         return super().get_throttles()
+
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = idempotency_key(request)
@@ -154,12 +181,19 @@ class OrderViewSet(
 
 class PaymentMethodViewSet(
     SessionAuthenticationByDefault,
+    PlainWordsWhenThrottled,
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = PaymentMethodSerializer
     permission_classes = [IsAuthenticated]
     parser_classes = [BoundedJSONParser]
     pagination_class = None
+    throttle_message = TOO_MANY_METHODS
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        if self.action == "create":
+            return [AtomicRateThrottle("methods", "METHOD_THROTTLE_RATE")]
+        return super().get_throttles()
 
     def get_queryset(self) -> QuerySet[PaymentMethod]:
         user = self.request.user
