@@ -1,9 +1,11 @@
-"""Benchmark: why the 2Checkout provider builds its zeep client once per process.
+"""Benchmark: why a SOAP provider keeps its zeep client for the life of the instance (the registry
+builds one instance per process).
 
-Against the local SOAP fake, side by side in one run: a one-click purchase (login,
-isValidOrderReference, getOrder, placeOrder) with the process-wide client, and the same purchase
-preceded by parsing the WSDL again, as a client built per call would. Prints the time per
-purchase and the ratio. Run: ``python benchmarks/twocheckout_client.py [N]`` from the repository root.
+Against the local SOAP fake, side by side in one run: a one-click purchase (isValidOrderReference,
+getOrder, placeOrder; the login session is reused) on one provider whose own client is reused, and
+the same purchase on a new provider each time, which fetches and parses the WSDL again (and logs
+in again), as a provider built per call would. Prints the time per purchase and the ratio.
+Run: ``python benchmarks/twocheckout_client.py [N]`` from the repository root.
 """
 
 import os
@@ -20,10 +22,8 @@ import django
 
 django.setup()
 
-import zeep  # noqa: E402
-
 from django_oneclick.providers.base import PurchaseRequest, SavedMethod  # noqa: E402
-from django_oneclick.providers.twocheckout import TwoCheckoutProvider, wsdl_parse_count  # noqa: E402
+from django_oneclick.providers.twocheckout import TwoCheckoutProvider  # noqa: E402
 from django_oneclick.testing.twocheckout import DEMO_EMAIL, TwoCheckoutFake  # noqa: E402
 
 
@@ -64,18 +64,27 @@ def per_purchase(label, count, call):
 def main(count: int) -> None:
     with TwoCheckoutFake() as fake:
         options = fake.provider_options()
-        provider = TwoCheckoutProvider("twocheckout", options)
         reference = fake.demo_method().reference
-        purchase(provider, reference)  # warm up: the one parse of this process
+        provider = TwoCheckoutProvider("twocheckout", options)
+        purchase(provider, reference)  # warm up: the one parse of this instance, the first login
 
-        def with_fresh_parse():
-            zeep.Client(options["WSDL_URL"])
-            purchase(provider, reference)
+        def on_a_new_provider():
+            fresh = TwoCheckoutProvider("twocheckout", options)
+            try:
+                purchase(fresh, reference)
+            finally:
+                fresh.close()
 
-        shared = per_purchase("purchase, process-wide client", count, lambda: purchase(provider, reference))
-        fresh = per_purchase("purchase, WSDL parsed again first", count, with_fresh_parse)
-        print(f"WSDL parses by the provider in this run: {wsdl_parse_count(options['WSDL_URL'])}")
-        print(f"parsing per call / process-wide client = {fresh / shared:.2f}")
+        try:
+            reused = per_purchase(
+                "purchase, the provider's own client reused", count, lambda: purchase(provider, reference)
+            )
+            downloads = fake.wsdl_downloads
+            fresh = per_purchase("purchase, a new provider (WSDL parsed again)", count, on_a_new_provider)
+        finally:
+            provider.close()
+        print(f"WSDL downloads: {downloads} by the reused provider, {fake.wsdl_downloads - downloads} by the new ones")
+        print(f"new provider per purchase / own client reused = {fresh / reused:.2f}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 import ast
 import hashlib
 import hmac
+import importlib.util
 import json
 import logging
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,14 +22,15 @@ from zeep.xsd import Nil
 import django_oneclick.testing.twocheckout as fake_module
 from django_oneclick.models import OneClickOrder, ProviderExchange
 from django_oneclick.providers import registry
-from django_oneclick.providers.twocheckout import login_hash, wsdl_parse_count
+from django_oneclick.providers.twocheckout import login_hash
 from django_oneclick.testing.twocheckout import DEMO_MERCHANT, DEMO_SECRET, SoapFault, TwoCheckoutFake
 from tests.conftest import add_method
 
 pytestmark = pytest.mark.django_db
 
 EMAIL = "alice@example.com"
-BACKEND = "django_oneclick.providers.twocheckout.TwoCheckoutProvider"
+PACKAGE = "django_oneclick.providers.twocheckout"
+BACKEND = f"{PACKAGE}.TwoCheckoutProvider"
 
 
 def operation(name):
@@ -577,10 +580,15 @@ def test_purchase_timeout_counts_the_most_requests_a_purchase_makes(api, setting
         assert registry.get_provider("twocheckout").purchase_timeout == 11 * timedelta(seconds=2 + 1)
 
 
-def _verdict_wait_errors(settings, **options):
+def _check_errors(settings, **options):
+    """The system checks' django_oneclick messages, by id, for a 2Checkout provider with ``options``."""
     provider = {"BACKEND": BACKEND, "MERCHANT_CODE": "M", "SECRET_KEY": "s", **options}
     settings.ONECLICK = {**settings.ONECLICK, "PROVIDERS": {"twocheckout": provider}}
-    return {m.id for m in run_checks()} & {"django_oneclick.E007", "django_oneclick.E008"}
+    return {m.id: m.msg for m in run_checks() if m.id and m.id.startswith("django_oneclick.")}
+
+
+def _verdict_wait_errors(settings, **options):
+    return set(_check_errors(settings, **options)) & {"django_oneclick.E007", "django_oneclick.E008"}
 
 
 def test_default_timeouts_let_a_purchase_end_before_any_verdict(settings):
@@ -593,19 +601,57 @@ def test_timeouts_too_long_for_the_verdict_waits_fail_the_checks(settings):
     assert _verdict_wait_errors(settings, READ_TIMEOUT=90) == {"django_oneclick.E007", "django_oneclick.E008"}
 
 
-# --- the client, once per process --------------------------------------------------------------
+@pytest.mark.parametrize(("renew_after", "refused"), [(540, False), (599.9, False), (600, True), (3600, True)])
+def test_a_session_kept_past_its_ten_minutes_fails_the_checks(settings, renew_after, refused):
+    errors = _check_errors(settings, SESSION_RENEW_AFTER=renew_after)
+
+    assert ("django_oneclick.E009" in errors) is refused
+    if refused:
+        assert "'SESSION_RENEW_AFTER'" in errors["django_oneclick.E009"]
+        assert "10 minutes" in errors["django_oneclick.E009"]
 
 
-def test_wsdl_is_parsed_once_per_process(api, fake, reference):
-    wsdl_url = fake.provider_options()["WSDL_URL"]
-    assert wsdl_parse_count(wsdl_url) == 0
+# --- zeep, an optional dependency ----------------------------------------------------------------
 
-    assert buy(api, key="k1").json()["status"] == "completed"
-    registry.reset()  # a new provider instance, as after a settings change
-    assert buy(api, key="k2").json()["status"] == "completed"
 
-    assert wsdl_parse_count(wsdl_url) == 1
+def test_without_zeep_a_configured_provider_is_a_start_up_error_naming_the_extra(settings, monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *args: None if name == "zeep" else find_spec(name, *args)
+    )
+    for module in [m for m in sys.modules if m == PACKAGE or m.startswith(f"{PACKAGE}.")]:
+        monkeypatch.delitem(sys.modules, module)  # imported afresh, as in a process without zeep
+
+    errors = _check_errors(settings)
+
+    assert "2Checkout" in errors["django_oneclick.E004"]
+    assert 'pip install "django-oneclick[twocheckout]"' in errors["django_oneclick.E004"]
+
+
+# --- the client, once per provider instance -------------------------------------------------------
+
+
+def test_wsdl_is_parsed_once_per_provider_instance(api, fake, reference):
+    for key in ("k1", "k2", "k3"):
+        assert buy(api, key=key).json()["status"] == "completed"
     assert fake.wsdl_downloads == 1
+
+    registry.reset()  # a new provider instance, as after a settings change: a client of its own
+    assert buy(api, key="k4").json()["status"] == "completed"
+
+    assert fake.wsdl_downloads == 2
+
+
+def test_the_registrys_reset_closes_the_zeep_session(api, fake, reference):
+    assert buy(api).json()["status"] == "completed"
+    provider = registry.get_provider("twocheckout")
+    pools = provider.client.transport.session.get_adapter(fake.base_url).poolmanager.pools
+    assert len(pools) == 1  # the kept-alive connection to the fake
+
+    registry.reset()
+
+    assert len(pools) == 0
+    provider.close()  # closing again is harmless
 
 
 # --- secrets -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""2Checkout (Verifone) one-click purchases through the SOAP API 6.0, spoken with zeep.
+"""2Checkout (Verifone) one-click purchases through the SOAP API 6.0, on :class:`SoapProvider`.
 
 The saved method is a previous order of the customer: ``reference`` is its ``RefNo`` and
 ``data["email"]`` its billing email, recorded by the shop when its first checkout completed
@@ -11,9 +11,10 @@ a quantity outside 1..99999, a reference ``isValidOrderReference`` rejects or wh
 AUTHRECEIVED or COMPLETE, a saved email that is not the reference's billing email; the email sent
 is the reference order's own, spelled exactly as 2Checkout holds it (it requires them identical).
 
-The parsed WSDL is expensive: one zeep client per WSDL address and timeouts lives for the whole
-process, with one requests session. The login session is reused until shortly before its ten
-minutes run out (``SESSION_RENEW_AFTER``), so ``placeOrder`` always goes with a fresh one.
+The zeep client (the parsed WSDL and its requests session) belongs to the provider instance, one
+per process (see :mod:`~django_oneclick.providers.soap`). The login session is reused until
+shortly before its ten minutes run out (``SESSION_RENEW_AFTER``), so ``placeOrder`` always goes
+with a fresh one.
 
 Session faults: 2Checkout "throws an exception" for an incorrect session id but documents no fault
 code for it, so any fault whose code or message speaks of the session, authentication or logging
@@ -28,21 +29,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import threading
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-import zeep
-import zeep.exceptions
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from zeep.cache import InMemoryCache
-from zeep.helpers import serialize_object
-from zeep.proxy import ServiceProxy
-from zeep.transports import Transport
+from django.core.checks import CheckMessage
+from django.core.checks import Error as CheckError
 
 from django_oneclick.providers.base import (
     AuthenticationFailed,
@@ -50,20 +43,23 @@ from django_oneclick.providers.base import (
     ExchangeLog,
     InvalidRequest,
     MethodDetails,
-    Provider,
     ProviderError,
-    ProviderOptions,
     ProviderResult,
     ProviderStatus,
-    ProviderUnavailable,
     PurchaseRequest,
     StatusRequest,
     failure_after_sending,
     option,
 )
+from django_oneclick.providers.soap import SoapOptions, SoapProvider
+
+if TYPE_CHECKING:
+    from zeep.exceptions import Fault
 
 DEFAULT_WSDL_URL = "https://api.2checkout.com/soap/6.0/?wsdl"
 LOGIN_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: 2Checkout's sessions expire after ten minutes.
+SESSION_LIFETIME = 600
 #: A previous order can pay a new one only in these statuses (2Checkout's one-click rules).
 REFERENCE_STATUSES = frozenset({"AUTHRECEIVED", "COMPLETE"})
 PAID_STATUSES = frozenset({"AUTHRECEIVED", "COMPLETE"})
@@ -72,9 +68,7 @@ REJECTED_APPROVALS = frozenset({"REJECTED", "FRAUD", "INVALIDDATA"})
 #: A fault about the session id (2Checkout documents no code for it): matched on code and message.
 SESSION_FAULT = re.compile(r"session|auth|log ?in", re.IGNORECASE)
 MAX_QUANTITY = 99999
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_READ_TIMEOUT = 20.0
-#: The most requests one purchase makes: the WSDL (the first purchase of a process), then for
+#: The most requests one purchase makes: the WSDL (the provider's first purchase), then for
 #: ``isValidOrderReference`` and ``getOrder`` each a login (none yet, or too old), the call, and
 #: after a session fault a login and the call again; for ``placeOrder`` a login and the call.
 REQUESTS_PER_PURCHASE = 1 + 4 + 4 + 2
@@ -86,14 +80,6 @@ FAULTS: dict[str, str] = {
     "ORDER_PRODUCT_CODE_INVALID": "product_code_invalid",
     "PRODUCT_ERROR": "product_code_invalid",
     "ORDER_ITEMS_QUANTITY_INVALID": "quantity_invalid",
-}
-#: Parameter names of each operation, to record the calls by name.
-PARAMETERS: dict[str, tuple[str, ...]] = {
-    "login": ("merchantCode", "date", "hash", "algo"),
-    "isValidOrderReference": ("sessionID", "RefNo"),
-    "getOrder": ("sessionID", "RefNo"),
-    "placeOrder": ("sessionID", "Order"),
-    "searchOrders": ("sessionID", "orderSearchOptions"),
 }
 
 
@@ -114,95 +100,59 @@ def previous_order_method(ref_no: str, billing_email: str) -> MethodDetails:
     )
 
 
-# --- one zeep client per process ----------------------------------------------------------------
-
-#: zeep's transport cache: the downloaded WSDL and schema documents, by address.
-_documents = InMemoryCache()
-_clients: dict[tuple[str, float, float], zeep.Client] = {}
-_clients_lock = threading.Lock()
-_wsdl_parses: Counter[str] = Counter()
-
-
-def wsdl_parse_count(wsdl_url: str) -> int:
-    """How many times this process parsed the WSDL at ``wsdl_url`` (once is the goal)."""
-    return _wsdl_parses[wsdl_url]
-
-
-class _QuietTransport(Transport):
-    """zeep's transport logs whole envelopes at DEBUG level, and ours carry the login hash and
-    the session id: this one sends the same way without logging them."""
-
-    def post(self, address: str, message: Any, headers: Mapping[str, str]) -> requests.Response:
-        return self.session.post(address, data=message, headers=headers, timeout=self.operation_timeout)
-
-
-def _client(wsdl_url: str, connect_timeout: float, read_timeout: float) -> zeep.Client:
-    key = (wsdl_url, connect_timeout, read_timeout)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            timeouts = (connect_timeout, read_timeout)
-            transport = _QuietTransport(
-                cache=_documents, timeout=timeouts, operation_timeout=timeouts, session=requests.Session()
-            )
-            client = zeep.Client(wsdl_url, transport=transport)
-            _wsdl_parses[wsdl_url] += 1
-            _clients[key] = client
-    return client
-
-
-def _never_connected(exc: requests.RequestException) -> bool:
-    """True when the request failed before reaching 2Checkout, so nothing was sent."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.ConnectionError) and exc.args:
-        return isinstance(getattr(exc.args[0], "reason", None), NewConnectionError | ConnectTimeoutError)
-    return False
-
-
 class _SessionExpired(AuthenticationFailed):
     """2Checkout refused our session id on a call that cannot charge: log in again, once."""
 
-    code = "session_expired"
-
-
-# --- the provider -------------------------------------------------------------------------------
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="session_expired")
 
 
 @dataclass(frozen=True)
-class TwoCheckoutOptions(ProviderOptions):
+class TwoCheckoutOptions(SoapOptions):
     MERCHANT_CODE: str = option(required=True)
     SECRET_KEY: str = option(required=True, secret=True)
     WSDL_URL: str = DEFAULT_WSDL_URL
-    #: Overrides the WSDL's service address.
-    SERVICE_URL: str = ""
     RECURRING_ENABLED: bool = False
     #: Default: the reference order's country.
     COUNTRY: str = ""
     LANGUAGE: str = "en"
-    CONNECT_TIMEOUT: float = option(DEFAULT_CONNECT_TIMEOUT, minimum=0.001)
-    READ_TIMEOUT: float = option(DEFAULT_READ_TIMEOUT, minimum=0.001)
-    #: Seconds a session is reused; 2Checkout's sessions expire after 10 minutes.
+    #: Seconds a session is reused; 2Checkout's sessions expire after 10 minutes (check E009).
     SESSION_RENEW_AFTER: float = option(540.0, minimum=0)
     #: How long an order may take to show in ``searchOrders`` before its absence is believed.
     NOT_FOUND_AFTER: float = option(900.0, minimum=0)
 
 
-class TwoCheckoutProvider(Provider):
+class TwoCheckoutProvider(SoapProvider):
     display_name = "2Checkout"
     options_class = TwoCheckoutOptions
     options: TwoCheckoutOptions
     sensitive_keys = ("hash", "sessionID")
+    calls_per_purchase = REQUESTS_PER_PURCHASE
+    parameters = {
+        "login": ("merchantCode", "date", "hash", "algo"),
+        "isValidOrderReference": ("sessionID", "RefNo"),
+        "getOrder": ("sessionID", "RefNo"),
+        "placeOrder": ("sessionID", "Order"),
+        "searchOrders": ("sessionID", "orderSearchOptions"),
+    }
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        self._service: ServiceProxy | None = None
         self._session = CachedCredential()
 
-    @property
-    def purchase_timeout(self) -> timedelta:
-        connect, read = self._timeouts()
-        return REQUESTS_PER_PURCHASE * timedelta(seconds=connect + read)
+    def check(self) -> list[CheckMessage]:
+        errors = super().check()
+        renew_after = self.options.SESSION_RENEW_AFTER
+        if renew_after >= SESSION_LIFETIME:
+            errors.append(
+                CheckError(
+                    f"ONECLICK['PROVIDERS'][{self.name!r}] option 'SESSION_RENEW_AFTER' ({renew_after:g} s) "
+                    f"must be under {SESSION_LIFETIME} s: 2Checkout sessions expire after 10 minutes.",
+                    hint="Leave the default (540), or lower it.",
+                    id="django_oneclick.E009",
+                )
+            )
+        return errors
 
     # -- the hooks
 
@@ -243,6 +193,25 @@ class TwoCheckoutProvider(Provider):
         if found is not None:
             return self._result(found)
         raise self.missing_order(request, f"order with ExternalReference {request.order_id}", records_complete=True)
+
+    def error_for_fault(self, operation: str, fault: Fault, *, safe_to_retry: bool) -> ProviderError:
+        code = str(fault.code).strip()
+        message = self.fault_message(operation, fault)
+        if operation == "login":
+            return AuthenticationFailed(message)
+        if code in FAULTS or code.startswith("ORDER_"):
+            # A documented order validation error: refused.
+            return InvalidRequest(message, code=FAULTS.get(code))
+        if SESSION_FAULT.search(f"{code} {fault.message}"):
+            if safe_to_retry:
+                return _SessionExpired(message)
+            # Not proof that nothing was placed (see the module's docstring): look it up.
+            return failure_after_sending(message, may_have_acted=True)
+        return super().error_for_fault(operation, fault, safe_to_retry=safe_to_retry)
+
+    def logged_answer(self, method: str, answer: Any) -> Any:
+        # The session id, under its sensitive name.
+        return {"sessionID": answer} if method == "login" else answer
 
     # -- building and reading orders
 
@@ -300,17 +269,17 @@ class TwoCheckoutProvider(Provider):
         # PENDING, or paid but still WAITING for the anti-fraud approval.
         return ProviderResult(ProviderStatus.PROCESSING, ref_no)
 
-    # -- calls
+    # -- calls with the session
 
     def _call(self, log: ExchangeLog, operation: str, argument: Any, *, safe_to_retry: bool = True) -> Any:
         """Call an operation that takes the session id first. One that cannot charge is sent once
         more after a new login if 2Checkout refuses the session; ``placeOrder`` never is."""
         if not safe_to_retry:
             session_id = self._session.get(lambda _old: self._login(log))
-            return self._invoke(log, operation, session_id, argument, safe_to_retry=False)
+            return self.call(log, operation, operation, session_id, argument, safe_to_retry=False)
         return self._session.call(
             lambda _expired: self._login(log),
-            lambda session_id: self._invoke(log, operation, session_id, argument, safe_to_retry=True),
+            lambda session_id: self.call(log, operation, operation, session_id, argument, safe_to_retry=True),
             rejected=_SessionExpired,
         )
 
@@ -319,82 +288,5 @@ class TwoCheckoutProvider(Provider):
         merchant_code = self.options.MERCHANT_CODE
         date = datetime.now(UTC).strftime(LOGIN_DATE_FORMAT)
         digest = login_hash(merchant_code, self.options.SECRET_KEY, date)
-        session_id = self._invoke(log, "login", merchant_code, date, digest, "sha256", safe_to_retry=True)
+        session_id = self.call(log, "login", "login", merchant_code, date, digest, "sha256", safe_to_retry=True)
         return str(session_id), self.options.SESSION_RENEW_AFTER
-
-    def _invoke(self, log: ExchangeLog, operation: str, *arguments: Any, safe_to_retry: bool) -> Any:
-        """One SOAP call, recorded (redacted) with its answer or fault."""
-        with self.exchange(log, operation, dict(zip(PARAMETERS[operation], arguments, strict=True))) as draft:
-            service = self._service_proxy()
-            try:
-                answer = getattr(service, operation)(*arguments)
-            except zeep.exceptions.Fault as fault:
-                draft.http_status = 500  # SOAP 1.1 faults travel with HTTP 500
-                draft.response = {"faultcode": fault.code, "faultstring": fault.message}
-                raise self._error_for_fault(operation, fault, safe_to_retry=safe_to_retry) from None
-            except zeep.exceptions.TransportError as exc:
-                draft.http_status = exc.status_code
-                if exc.status_code == 429:
-                    raise ProviderUnavailable(f"2Checkout answered HTTP {exc.status_code}.") from exc
-                # Any other status (a 503 too) may come from a gateway that forwarded the call.
-                raise self._unreadable(f"HTTP {exc.status_code}", safe_to_retry) from exc
-            except zeep.exceptions.ValidationError as exc:
-                # Raised while building the message, before anything is sent.
-                raise InvalidRequest(f"2Checkout {operation} request is invalid: {exc}") from exc
-            except zeep.exceptions.Error as exc:
-                raise self._unreadable(type(exc).__name__, safe_to_retry) from exc
-            except requests.RequestException as exc:
-                if _never_connected(exc):
-                    raise ProviderUnavailable(f"2Checkout could not be reached: {exc!r}") from exc
-                raise failure_after_sending(
-                    f"No answer from 2Checkout after sending {operation}: {exc!r}", may_have_acted=not safe_to_retry
-                ) from exc
-            draft.http_status = 200
-            answer = serialize_object(answer, dict)
-            draft.response = {"sessionID": answer} if operation == "login" else answer
-        return answer
-
-    def _service_proxy(self) -> ServiceProxy:
-        if self._service is None:
-            wsdl_url = self.options.WSDL_URL
-            try:
-                client = _client(wsdl_url, *self._timeouts())
-            except (requests.RequestException, zeep.exceptions.Error, ValueError) as exc:
-                raise ProviderUnavailable(f"The 2Checkout WSDL could not be loaded from {wsdl_url}: {exc!r}") from exc
-            address = self.options.SERVICE_URL
-            if address:
-                service = next(iter(client.wsdl.services.values()))
-                port = next(iter(service.ports.values()))
-                self._service = client.create_service(port.binding.name.text, str(address))
-            else:
-                self._service = client.service
-        return self._service
-
-    def _timeouts(self) -> tuple[float, float]:
-        return self.options.CONNECT_TIMEOUT, self.options.READ_TIMEOUT
-
-    @classmethod
-    def _error_for_fault(cls, operation: str, fault: zeep.exceptions.Fault, *, safe_to_retry: bool) -> ProviderError:
-        code = str(fault.code or "").strip()
-        if not code:
-            # An error page of something in front of 2Checkout (a proxy, a load balancer).
-            return cls._unreadable("an error without a fault code", safe_to_retry)
-        message = f"2Checkout {operation} fault {code}: {fault.message}"
-        if operation == "login":
-            return AuthenticationFailed(message)
-        if code in FAULTS or code.startswith("ORDER_"):
-            # A documented order validation error: refused.
-            return InvalidRequest(message, code=FAULTS.get(code))
-        if SESSION_FAULT.search(f"{code} {fault.message}"):
-            if safe_to_retry:
-                return _SessionExpired(message)
-            # Not proof that nothing was placed (see the module's docstring): look it up.
-            return failure_after_sending(message, may_have_acted=True)
-        if code.rsplit(":", 1)[-1] == "Client":
-            # SOAP's "the message was wrong": refused.
-            return InvalidRequest(message)
-        return failure_after_sending(message, may_have_acted=not safe_to_retry)
-
-    @staticmethod
-    def _unreadable(what: str, safe_to_retry: bool) -> ProviderError:
-        return failure_after_sending(f"2Checkout sent an unreadable answer ({what}).", may_have_acted=not safe_to_retry)
