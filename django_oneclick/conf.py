@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
         timedelta(hours=1),
     ),
     "REFRESH_MAX_ATTEMPTS": 30,
+    # Days of provider exchanges `manage.py oneclick_prune_exchanges` keeps (orders are never pruned).
+    "EXCHANGE_RETENTION_DAYS": 90,
     # Where the button sends a customer who has no saved payment method.
     "ADD_PAYMENT_METHOD_URL": None,
     # How many proxies in front of Django append to X-Forwarded-For (0: use REMOTE_ADDR).

@@ -97,6 +97,11 @@ class Provider:
     requires_buyer: ClassVar[bool] = False
     #: How far the provider's clock may run ahead of ours, for matching by time.
     clock_skew: ClassVar[timedelta] = timedelta(minutes=2)
+    #: The dotted path of the Django app this provider ships (its views, templates, static files,
+    #: template tags), which a shop configuring it adds to INSTALLED_APPS (system check E010).
+    #: Its AppConfig may name a urls module in ``oneclick_urls``: the core mounts it under
+    #: ``providers/<app label>/`` in the ``django_oneclick`` namespace.
+    django_app: ClassVar[str] = ""
 
     options: ProviderOptions
 
@@ -132,7 +137,7 @@ class Provider:
     def purchase_timeout(self) -> timedelta:
         """The longest one purchase call may run before it gives up (every request it makes,
         each to its timeout). No verdict on an order may be reached sooner: until then the
-        purchase may still be in flight and succeed (see the system check W001)."""
+        purchase may still be in flight and succeed (see the system checks E007 and E008)."""
         return timedelta(0)
 
     @property

@@ -8,7 +8,7 @@ customer's status read brings it to its final state.
 
 The client is written on :class:`HttpProvider`, not on Rye's ``checkout-intents`` SDK: the SDK
 retries a timed-out purchase by itself and raises its own errors, while every call here must be
-recorded, redacted and mapped like every other provider's (the README says more).
+recorded, redacted and mapped like every other provider's (docs/providers/rye.md says more).
 """
 
 from __future__ import annotations
