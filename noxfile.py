@@ -79,6 +79,9 @@ def package(session: nox.Session) -> None:
     for needed in (
         "django_oneclick/migrations/0001_initial.py",
         "django_oneclick/templates/django_oneclick/button.html",
+        "django_oneclick/providers/sandbox/templates/oneclick_sandbox/action.html",
+        "django_oneclick/providers/firmly/templates/oneclick_firmly/card_form.html",
+        "django_oneclick/providers/firmly/static/oneclick_firmly/firmly-card.js",
         "django_oneclick/static/django_oneclick/oneclick.js",
         "django_oneclick/testing/server.py",
         "django_oneclick/py.typed",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -54,6 +55,28 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 Error(
                     f"Provider {name!r} ships goods and needs ONECLICK['BUYER_RESOLVER'].",
                     id="django_oneclick.E006",
+                )
+            )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_provider_apps(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A configured provider that ships a Django app (its views, templates, static files) needs
+    that app installed, or its pages and template tags are missing at the first sale."""
+    providers = oneclick_settings.PROVIDERS
+    errors: list[CheckMessage] = []
+    for name in providers if isinstance(providers, dict) else ():
+        try:
+            app = registry.provider_class(name).django_app
+        except ImproperlyConfigured:
+            continue  # reported by check_configuration (E004)
+        if app and not apps.is_installed(app):
+            errors.append(
+                Error(
+                    f"Provider {name!r} needs its Django app {app!r} in INSTALLED_APPS.",
+                    hint=f'Add "{app}", to INSTALLED_APPS.',
+                    id="django_oneclick.E010",
                 )
             )
     return errors

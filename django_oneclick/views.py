@@ -20,6 +20,7 @@ from django_oneclick.conf import oneclick_settings
 from django_oneclick.domain.errors import IdempotencyConflict, KeyReusedForAnotherRequest, OrderRequestInvalid
 from django_oneclick.models import OneClickOrder
 from django_oneclick.orders import place_order, refresh_order
+from django_oneclick.orders.customer import customer_view
 from django_oneclick.orders.validation import validate_idempotency_key
 from django_oneclick.throttle import TOO_MANY, RateLimited, take
 
@@ -80,4 +81,5 @@ def buy(request: HttpRequest) -> HttpResponse:
 def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     order = get_object_or_404(OneClickOrder, public_id=public_id, owner=request.user)
     refresh_order(order, min_interval=oneclick_settings.STATUS_REFRESH_INTERVAL)
-    return render(request, "django_oneclick/order_detail.html", {"order": order})
+    # ``customer``: the curated words to show (never the order's provider detail or raw progress).
+    return render(request, "django_oneclick/order_detail.html", {"order": order, "customer": customer_view(order)})

@@ -3,6 +3,8 @@ that tests/conftest.py starts on 127.0.0.1 (the address is filled in there)."""
 
 import os
 
+import django
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
@@ -18,6 +20,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_oneclick",
+    "django_oneclick.providers.firmly",
+    "django_oneclick.providers.sandbox",
     "tests.shop",
 ]
 
@@ -29,6 +33,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+#: A strict Content-Security-Policy on every response, the one the example shop sends too: the
+#: app's pages (the button, the order, the providers' pages, the admin's) must work under it, with
+#: no inline script, style or event handler. Django 6's own middleware; django-csp (in the test
+#: extra) on Django 5.2.
+STRICT_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+}
+if django.VERSION >= (6,):
+    MIDDLEWARE.insert(1, "django.middleware.csp.ContentSecurityPolicyMiddleware")
+    SECURE_CSP = STRICT_CSP
+else:
+    MIDDLEWARE.insert(1, "csp.middleware.CSPMiddleware")
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": STRICT_CSP}  # django-csp 4's format
 ROOT_URLCONF = "tests.urls"
 TEMPLATES = [
     {

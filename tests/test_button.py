@@ -293,7 +293,7 @@ def test_money_format(amount, currency, shown):
 @pytest.mark.parametrize(
     ("url", "kept"),
     [
-        ("/oneclick/sandbox/action/x/", True),
+        ("/oneclick/providers/oneclick_sandbox/action/x/", True),
         ("https://pay.example/3ds?x=1", True),
         ("javascript:alert(1)", False),
         (" JavaScript:alert(1)", False),
@@ -428,7 +428,7 @@ def test_requires_action_page_links_to_the_confirmation_and_refreshes(signed_in,
     order = OneClickOrder.objects.get()
     page = Page(signed_in.get(response.url).content.decode())
     assert "Status: Requires action" in page.text
-    action = f"/oneclick/sandbox/action/{order.public_id}/"
+    action = f"/oneclick/providers/oneclick_sandbox/action/{order.public_id}/"
     assert page.one("a", href=action)["text"] == "Confirm the payment"
     assert page.one("meta", **{"http-equiv": "refresh"})
 
@@ -449,7 +449,7 @@ def test_sandbox_cancel_fails_the_order(signed_in, customer):
     add_method(customer, "requires_action")
     submit(signed_in, product_page(signed_in).fields())
     order = OneClickOrder.objects.get()
-    signed_in.post(f"/oneclick/sandbox/action/{order.public_id}/", {"decision": "cancel"})
+    signed_in.post(f"/oneclick/providers/oneclick_sandbox/action/{order.public_id}/", {"decision": "cancel"})
     page = Page(signed_in.get(f"/oneclick/orders/{order.public_id}/").content.decode())
     assert "Status: Failed" in page.text
     assert "did not confirm" in page.text
@@ -479,8 +479,9 @@ def test_another_users_order_page_is_404(client, customer, other_customer):
 
     client.force_login(other_customer)
     assert client.get(f"/oneclick/orders/{order.public_id}/").status_code == 404
-    assert client.get(f"/oneclick/sandbox/action/{order.public_id}/").status_code == 404
-    assert client.post(f"/oneclick/sandbox/action/{order.public_id}/", {"decision": "cancel"}).status_code == 404
+    action = f"/oneclick/providers/oneclick_sandbox/action/{order.public_id}/"
+    assert client.get(action).status_code == 404
+    assert client.post(action, {"decision": "cancel"}).status_code == 404
     order.refresh_from_db()
     assert order.status == "requires_action"
 

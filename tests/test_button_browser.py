@@ -160,7 +160,8 @@ def test_requires_action_links_to_the_confirmation(browser, live_server, custome
     region = wait_for_status(browser, "Confirm the payment to finish your order")
     order = OneClickOrder.objects.get()
     link = region.find_element(By.LINK_TEXT, "Confirm the payment")
-    assert link.get_attribute("href") == f"{live_server.url}/oneclick/sandbox/action/{order.public_id}/"
+    action = f"/oneclick/providers/oneclick_sandbox/action/{order.public_id}/"
+    assert link.get_attribute("href") == f"{live_server.url}{action}"
 
     link.click()
     browser.find_element(By.CSS_SELECTOR, "button[value=confirm]").click()

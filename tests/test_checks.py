@@ -72,3 +72,12 @@ def test_missing_credential_is_named(settings):
         assert "'API_KEY'" in oneclick_errors()["django_oneclick.E005"]
     finally:
         del module.NeedsKey
+
+
+def test_a_provider_whose_django_app_is_not_installed_is_named_with_the_line_to_add(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_oneclick.providers.sandbox"]
+
+    (error,) = [m for m in run_checks() if m.id == "django_oneclick.E010"]
+
+    assert "'sandbox'" in error.msg and "'django_oneclick.providers.sandbox'" in error.msg
+    assert error.hint == 'Add "django_oneclick.providers.sandbox", to INSTALLED_APPS.'

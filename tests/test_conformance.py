@@ -12,13 +12,17 @@ import pytest
 from django_oneclick.testing import billerix, digitalriver, firmly, rye
 from django_oneclick.testing import conformance as cf
 from django_oneclick.testing.profiles import PROFILES
+from tests.echo import fake as echo
+from tests.echo.profile import EchoProfile
 
 pytestmark = pytest.mark.django_db
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BY_NAME = {profile.name: profile for profile in PROFILES}
-FAILURES = [(profile, name) for profile in PROFILES for name in profile.failures]
-FAULTS = [(profile, fault) for profile in PROFILES for fault in profile.after_send_faults]
+#: The built-in providers (the README's table) and the providers of the tests (tests/echo/).
+SCENARIO_PROFILES = [*PROFILES, EchoProfile()]
+BY_NAME = {profile.name: profile for profile in SCENARIO_PROFILES}
+FAILURES = [(profile, name) for profile in SCENARIO_PROFILES for name in profile.failures]
+FAULTS = [(profile, fault) for profile in SCENARIO_PROFILES for fault in profile.after_send_faults]
 
 
 def by_name(parameter):
@@ -46,7 +50,7 @@ def assert_reconciled_by_lookup(profile, outcome):
     assert set(outcome.orders[-1].candidates) <= set(outcome.provider_orders)
 
 
-@pytest.mark.parametrize("profile", PROFILES, ids=by_name)
+@pytest.mark.parametrize("profile", SCENARIO_PROFILES, ids=by_name)
 def test_a_purchase_completes(profile):
     outcome = cf.purchase_completes(profile)
 
@@ -78,7 +82,7 @@ def test_an_answer_lost_after_sending_is_unknown_then_reconciled_by_lookup(profi
     assert_reconciled_by_lookup(profile, outcome)
 
 
-@pytest.mark.parametrize("profile", PROFILES, ids=by_name)
+@pytest.mark.parametrize("profile", SCENARIO_PROFILES, ids=by_name)
 def test_a_lost_answer_clicked_again_is_one_order_reconciled_by_lookup(profile):
     outcome = cf.lost_answer_reconciled(profile)
 
@@ -86,7 +90,7 @@ def test_a_lost_answer_clicked_again_is_one_order_reconciled_by_lookup(profile):
     assert_reconciled_by_lookup(profile, outcome)
 
 
-@pytest.mark.parametrize("profile", PROFILES, ids=by_name)
+@pytest.mark.parametrize("profile", SCENARIO_PROFILES, ids=by_name)
 def test_the_same_product_twice_never_lands_one_provider_order_on_two_orders(profile):
     outcome = cf.same_product_twice(profile)
 
@@ -106,6 +110,7 @@ def test_the_same_product_twice_never_lands_one_provider_order_on_two_orders(pro
         ("billerix", set(billerix.ERRORS) | {f"charge_result_{code}" for code in billerix.CHARGE_FAILURES}),
         ("rye", set(rye.FAILURE_REASONS)),
         ("firmly", set(firmly.ERROR_DESCRIPTIONS)),
+        ("echo", set(echo.ERRORS)),
     ],
 )
 def test_every_failure_a_fake_documents_has_a_scenario(name, documented):

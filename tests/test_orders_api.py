@@ -57,7 +57,8 @@ def test_approved(api, customer):
     assert data["provider"] == "sandbox"
     assert data["payment_method"] == "Visa •••• 4242"
     assert data["provider_order_id"].startswith("SBX-")
-    assert (data["error_code"], data["error_message"]) == ("", "")
+    assert (data["error_code"], data["customer_message"], data["progress"]) == ("", "", "")
+    assert "error_message" not in data  # the operator's, in the admin
     order = OneClickOrder.objects.get()
     assert str(order.public_id) == data["id"]
     assert order.owner == customer
@@ -181,8 +182,10 @@ def test_server_error_fails_as_retryable(api, customer):
     add_method(customer, "server_error")
     data = buy(api).json()
     assert (data["status"], data["error_code"]) == ("failed", "provider_unavailable")
-    assert "Nothing was charged" not in data["error_message"]  # operator message, not customer's
-    assert data["error_message"] == "Sandbox answered 503 (method 'server_error')."
+    assert data["customer_message"] == "The payment provider is unavailable. Nothing was charged; try again."
+    stored = OneClickOrder.objects.get(public_id=data["id"])
+    assert stored.error_message == "Sandbox answered 503 (method 'server_error')."  # the operator's detail
+    assert "error_message" not in data
     assert exchanges(data["id"]) == [("purchase", 503, "provider_unavailable")]
     # Retryable: a new purchase intent (new key) is sent to the provider again.
     PaymentMethod.objects.filter(owner=customer).update(reference="approved")

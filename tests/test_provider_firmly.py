@@ -15,13 +15,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import checks, serializers
 from django.db import connection
-from django.template import Context, Template
-from django.test import RequestFactory
 
 from django_oneclick.models import OneClickOrder, PaymentMethod, ProviderExchange
 from django_oneclick.orders import refresh_order
 from django_oneclick.providers.base import Buyer
-from django_oneclick.providers.firmly import encrypt_card, jwe_header
+from django_oneclick.providers.firmly.jwe import encrypt_card, jwe_header
 from django_oneclick.testing.firmly import TEST_CARD, CardRefused, FirmlyFake
 
 pytestmark = pytest.mark.django_db
@@ -180,7 +178,7 @@ def test_plain_json_order_completes_with_the_saved_jwe(api, customer, fake, use_
     assert response.status_code == 201, response.content
     order = response.json()
     assert order["status"] == "completed"
-    assert order["progress"] == "done"
+    assert OneClickOrder.objects.get().progress == "order_completed"
     assert order["provider_order_id"] == fake.orders[0]["platform_order_number"]
     (sent,) = place_order_requests(fake)
     assert sent.path == "/api/v1/payment/domains/staging.luma.gift/place-order"
@@ -202,7 +200,7 @@ def test_streamed_order_records_each_step_on_the_order(api, fake, use_firmly):
 
     assert response.status_code == 201, response.content
     assert response.json()["status"] == "completed"
-    assert response.json()["progress"] == "done"
+    assert OneClickOrder.objects.get().progress == "order_completed"
     (sent,) = place_order_requests(fake)
     assert sent.header("accept") == "text/event-stream"
     order = OneClickOrder.objects.get()
@@ -237,8 +235,8 @@ def test_each_streamed_step_is_on_the_order_while_firmly_works(customer, fake, u
     assert buy(api).json()["status"] == "completed"
     assert seen == [
         ("order_processing", [""]),
-        ("payment_processing", ["processing order"]),
-        ("order_completed", ["authorising payment"]),
+        ("payment_processing", ["order_processing"]),
+        ("order_completed", ["payment_processing"]),
     ]
 
 
@@ -266,7 +264,7 @@ ERROR_CASES = [
 def test_every_documented_error_fails_the_order_with_nothing_charged(
     api, fake, use_firmly, stream, case, card, code, customer_message
 ):
-    from django_oneclick.providers.firmly import ERRORS
+    from django_oneclick.providers.firmly.provider import CUSTOMER_MESSAGES
 
     use_firmly(STREAM=stream)
     method = save_card(api, fake, **card)
@@ -278,8 +276,9 @@ def test_every_documented_error_fails_the_order_with_nothing_charged(
     order = response.json()
     assert order["status"] == "failed"
     assert order["error_code"] == code
-    assert case in order["error_message"]
-    assert customer_message in ERRORS[case][2]
+    assert case in OneClickOrder.objects.get().error_message
+    assert customer_message in order["customer_message"]
+    assert order["customer_message"] == CUSTOMER_MESSAGES[code]
     assert fake.orders == []
     assert len(place_order_requests(fake)) == 1
     method.refresh_from_db()
@@ -408,7 +407,8 @@ def test_a_stream_cut_after_payment_leaves_the_order_unknown_with_its_last_step(
     order = buy(api).json()
 
     assert order["status"] == "unknown"
-    assert order["progress"] == "authorising payment"
+    assert order["progress"] == "Authorising the payment"
+    assert OneClickOrder.objects.get().progress == "payment_processing"
     assert len(fake.orders) == 1
 
 
@@ -420,7 +420,7 @@ def test_an_undocumented_error_after_the_payment_started_leaves_the_order_unknow
     order = buy(api).json()
 
     assert (order["status"], order["error_code"]) == ("unknown", "outcome_unknown")
-    assert order["progress"] == "authorising payment"
+    assert order["progress"] == "Authorising the payment"
     assert len(fake.orders) == 1  # Firmly charged it
 
 
@@ -537,7 +537,7 @@ def test_the_reference_kept_is_only_the_jwe(api, fake, use_firmly):
     assert jwe_header(method.reference)["kid"] == fake.current_kid
 
 
-# --- configuration and the card form tag -------------------------------------------------------
+# --- configuration -------------------------------------------------------------------------------
 
 
 def test_missing_options_are_reported_by_the_system_checks(settings):
@@ -548,32 +548,3 @@ def test_missing_options_are_reported_by_the_system_checks(settings):
 
     assert any("'APP_ID'" in m for m in messages)
     assert any("'DOMAIN'" in m for m in messages)
-
-
-def _render_form(customer):
-    request = RequestFactory().get("/cards/")
-    request.user = customer
-    template = Template("{% load oneclick_firmly %}{% firmly_card_form next_url='/done/' %}")
-    return template.render(Context({"request": request, "csrf_token": "csrf-abc"}))
-
-
-def test_the_card_form_carries_firmlys_key_and_inputs_that_cannot_be_submitted(customer, fake, use_firmly):
-    html = _render_form(customer)
-
-    assert f'"kid": "{fake.current_kid}"' in html
-    assert fake.public_jwk()["n"] in html
-    assert 'data-api="/oneclick/api/payment-methods/"' in html
-    assert 'data-next="/done/"' in html
-    assert html.count("data-card=") == 5
-    assert html.count(" name=") == 1  # only the CSRF token: the card inputs have no name
-    assert 'value="csrf-abc"' in html
-    assert "firmly-card.js" in html
-
-
-def test_the_card_form_says_when_firmly_is_unreachable(customer, fake, use_firmly):
-    fake.stop()
-
-    html = _render_form(customer)
-
-    assert "unavailable" in html
-    assert "<form" not in html

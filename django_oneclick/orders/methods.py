@@ -102,7 +102,7 @@ def register_payment_method(user: Any, provider: str, data: Mapping[str, Any]) -
     try:
         details = get_provider(provider).register_method(data)
     except ProviderError as exc:
-        raise OrderRequestInvalid({GENERAL: [exc.customer_message]}) from exc
+        raise OrderRequestInvalid({GENERAL: [str(exc.customer_message)]}) from exc
     # What the customer typed ends up in the database and the admin: a card number is masked
     # (the label stays a label), a security code or what does not fit the column is a 400.
     details = replace(details, label=mask_card_numbers(details.label), reference=mask_card_numbers(details.reference))

@@ -31,6 +31,7 @@ from django_oneclick.domain.errors import (
     ProviderUnavailable,
     failure_after_sending,
 )
+from django_oneclick.domain.messages import CustomerText, ProgressStep
 from django_oneclick.domain.types import (
     BUYER_REQUIRED,
     Buyer,
@@ -56,6 +57,7 @@ __all__ = [
     "Buyer",
     "CachedCredential",
     "Candidate",
+    "CustomerText",
     "Exchange",
     "ExchangeDraft",
     "ExchangeLog",
@@ -67,6 +69,7 @@ __all__ = [
     "OrderNotIdentified",
     "OutcomeUnknown",
     "PaymentDeclined",
+    "ProgressStep",
     "Provider",
     "ProviderError",
     "ProviderOptions",
@@ -102,6 +105,14 @@ class Provider:
     #: Its AppConfig may name a urls module in ``oneclick_urls``: the core mounts it under
     #: ``providers/<app label>/`` in the ``django_oneclick`` namespace.
     django_app: ClassVar[str] = ""
+    #: The customer's words for this provider's own error codes (the codes it raises or reports
+    #: beyond the core's, which have theirs): curated and translatable (``gettext_lazy``), never
+    #: the provider's text, which stays in ``error_message`` for the operator. A code without an
+    #: entry gets the core's words for its status (see :mod:`django_oneclick.domain.messages`).
+    customer_messages: ClassVar[Mapping[str, CustomerText]] = {}
+    #: The raw states this provider reports as an order's ``progress`` (kept for the operator) ->
+    #: the step the customer is shown; an undeclared state shows as waiting for the provider.
+    progress_steps: ClassVar[Mapping[str, ProgressStep]] = {}
 
     options: ProviderOptions
 

@@ -3,6 +3,8 @@
 It owns the pooled client (one per provider per process), the timeouts, the recording of every
 request and response, and the translation of transport failures into provider errors. A
 provider fills in :meth:`HttpProvider.error_for_response` to map its documented error bodies.
+:meth:`HttpProvider.request` sends one call; :meth:`HttpProvider.stream` sends one whose answer
+is a stream of server-sent events, with the same recording and the same meaning of failures.
 
 Only a 429 proves by its status alone that nothing was done: a 5xx may come from a gateway that
 already forwarded the request, so for a call that may charge it leaves the outcome unknown,
@@ -13,17 +15,19 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from django.utils import timezone
 
 from django_oneclick.providers.base import (
     AuthenticationFailed,
+    ExchangeDraft,
     ExchangeLog,
     InvalidRequest,
     NotFound,
@@ -34,6 +38,8 @@ from django_oneclick.providers.base import (
     failure_after_sending,
     option,
 )
+
+T = TypeVar("T")
 
 #: Response headers worth keeping in the exchange log.
 _KEPT_RESPONSE_HEADERS = (
@@ -46,6 +52,16 @@ _KEPT_RESPONSE_HEADERS = (
     "x-request-id",
 )
 _MAX_LOGGED_TEXT = 4000
+_EVENT_STREAM = "text/event-stream"
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One server-sent event of :meth:`HttpProvider.stream`: its name and its data (parsed when
+    it is JSON, else the text)."""
+
+    name: str
+    data: Any
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -124,8 +140,15 @@ class HttpProvider(Provider):
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
-                    self._client = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+                    self._client = httpx.Client(
+                        base_url=self.base_url, timeout=self.timeout, transport=self.transport()
+                    )
         return self._client
+
+    def transport(self) -> httpx.BaseTransport | None:
+        """The client's transport: None for the network. Only a provider whose API runs in this
+        process (the sandbox) fills it."""
+        return None
 
     def close(self) -> None:
         if self._client is not None:
@@ -156,29 +179,100 @@ class HttpProvider(Provider):
     ) -> httpx.Response:
         """Send one request and record it. ``safe_to_retry`` is False for calls that may charge:
         a failure after sending them raises :class:`OutcomeUnknown`, never a plain error."""
-        logged_request = {"method": method, "url": url}
-        for key in ("params", "headers", "json", "data"):
-            if kwargs.get(key) is not None:
-                logged_request[key] = dict(kwargs[key]) if key == "headers" else kwargs[key]
-        with self.exchange(log, operation, logged_request) as draft:
+        with self.exchange(log, operation, _logged_request(method, url, kwargs)) as draft:
             try:
                 response = self.client.request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 raise self.transport_error(exc, safe_to_retry=safe_to_retry) from exc
-            body = self.parse_body(response)
-            draft.http_status = response.status_code
-            draft.response = self.describe_response(response, body)
-            if response.is_error:
-                raise self.error_for_status(response, body, safe_to_retry=safe_to_retry)
-            if not response.is_success:
-                # A redirect (to a maintenance page, a login, ...) is no answer to the call: it
-                # neither confirms nor denies that a purchase was placed.
-                raise failure_after_sending(
-                    f"{self.display_name} answered HTTP {response.status_code} "
-                    f"(Location {response.headers.get('location', '')!r}) instead of an answer.",
-                    may_have_acted=not safe_to_retry,
-                )
+            self._record_answer(response, draft, safe_to_retry=safe_to_retry)
             return response
+
+    def stream(
+        self,
+        log: ExchangeLog,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        safe_to_retry: bool,
+        deadline: float,
+        on_event: Callable[[StreamEvent, Sequence[StreamEvent]], T | None],
+        on_plain: Callable[[httpx.Response], T] | None = None,
+        steps: Mapping[str, str] | None = None,
+        deadline_option: str = "",
+        **kwargs: Any,
+    ) -> T:
+        """Send one request answered by a stream of server-sent events, and record it with every
+        event received (in the exchange's response, under ``events``).
+
+        ``on_event(event, events so far)`` returns the call's result at the final event, or raises
+        the error an event announces; ``None`` reads on. ``steps`` maps an event's name to the
+        step shown while the call runs (:meth:`ExchangeLog.progress`). An answer that is not an
+        event stream is checked as :meth:`request` checks one (an error status raises) and handed
+        to ``on_plain``; without ``on_plain`` it is no answer. ``deadline``: the seconds the whole
+        stream may take once it opened (checked as each event arrives; ``READ_TIMEOUT`` bounds the
+        wait for the next), named ``deadline_option`` in the message. Past it, when the stream
+        ends without a final event, or when the connection fails after sending, a call that may
+        charge (``safe_to_retry`` False) has an unknown outcome.
+
+        Needs httpx-sse, imported here: only a provider that streams lists it in its extra.
+        """
+        from httpx_sse import EventSource
+
+        kwargs["headers"] = {**(kwargs.get("headers") or {}), "Accept": _EVENT_STREAM}
+        with self.exchange(log, operation, _logged_request(method, url, kwargs)) as draft:
+            try:
+                with self.client.stream(method, url, **kwargs) as response:
+                    if _EVENT_STREAM not in response.headers.get("content-type", ""):
+                        response.read()  # answered plainly (e.g. an error before any processing)
+                        self._record_answer(response, draft, safe_to_retry=safe_to_retry)
+                        if on_plain is None:
+                            raise failure_after_sending(
+                                f"{self.display_name} answered without an event stream.",
+                                may_have_acted=not safe_to_retry,
+                            )
+                        return on_plain(response)
+                    draft.http_status = response.status_code
+                    events: list[StreamEvent] = []
+                    recorded: list[dict[str, Any]] = []
+                    draft.response = {**self.describe_response(response, None), "events": recorded}
+                    ends = time.monotonic() + deadline
+                    for sse in EventSource(response).iter_sse():
+                        event = StreamEvent(sse.event, _event_data(sse.data))
+                        events.append(event)
+                        recorded.append({"event": event.name, "data": event.data})
+                        if steps and event.name in steps:
+                            log.progress(steps[event.name])
+                        result = on_event(event, events)
+                        if result is not None:
+                            return result
+                        if time.monotonic() > ends:
+                            named = f" ({deadline_option})" if deadline_option else ""
+                            raise failure_after_sending(
+                                f"{self.display_name}'s event stream did not finish within {deadline:g} s{named}.",
+                                may_have_acted=not safe_to_retry,
+                            )
+            except httpx.TransportError as exc:
+                raise self.transport_error(exc, safe_to_retry=safe_to_retry) from exc
+            raise failure_after_sending(
+                f"{self.display_name}'s event stream ended before its final event.", may_have_acted=not safe_to_retry
+            )
+
+    def _record_answer(self, response: httpx.Response, draft: ExchangeDraft, *, safe_to_retry: bool) -> None:
+        """Record a (read) answer, and raise what an error status or a redirect means."""
+        body = self.parse_body(response)
+        draft.http_status = response.status_code
+        draft.response = self.describe_response(response, body)
+        if response.is_error:
+            raise self.error_for_status(response, body, safe_to_retry=safe_to_retry)
+        if not response.is_success:
+            # A redirect (to a maintenance page, a login, ...) is no answer to the call: it
+            # neither confirms nor denies that a purchase was placed.
+            raise failure_after_sending(
+                f"{self.display_name} answered HTTP {response.status_code} "
+                f"(Location {response.headers.get('location', '')!r}) instead of an answer.",
+                may_have_acted=not safe_to_retry,
+            )
 
     def transport_error(self, exc: httpx.TransportError, *, safe_to_retry: bool) -> ProviderError:
         """What a transport failure means (also for streamed calls): not connected, nothing was
@@ -234,3 +328,19 @@ class HttpProvider(Provider):
         raise failure_after_sending(
             f"{self.display_name} sent a malformed body: {str(body)[:200]!r}", may_have_acted=not safe_to_retry
         )
+
+
+def _logged_request(method: str, url: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """What the exchange log keeps of a request (redacted when it is recorded)."""
+    logged: dict[str, Any] = {"method": method, "url": url}
+    for key in ("params", "headers", "json", "data"):
+        if kwargs.get(key) is not None:
+            logged[key] = dict(kwargs[key]) if key == "headers" else kwargs[key]
+    return logged
+
+
+def _event_data(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -22,7 +22,7 @@ from django.shortcuts import resolve_url
 from django_oneclick.conf import oneclick_settings
 from django_oneclick.models import PaymentMethod
 from django_oneclick.offers import resolve_offer
-from django_oneclick.orders import method_is_usable
+from django_oneclick.orders import method_usable_as_stored
 from django_oneclick.providers.registry import configured_names
 
 register = template.Library()
@@ -131,7 +131,9 @@ def oneclick_button(
     method = _chosen_method(request.user, payment_method)
     if method is None or method.provider not in configured_names():
         return {**button, "state": "no_method"}
-    if not method_is_usable(method):
+    # Only what is stored: rendering calls no provider and writes nothing. Whether the provider
+    # still accepts the method (e.g. Firmly's key rotated) is checked when the customer buys.
+    if not method_usable_as_stored(method):
         return {**button, "state": "reentry", "method": method}
     key = str(uuid.uuid4())
     return {

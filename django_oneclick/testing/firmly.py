@@ -28,7 +28,8 @@ from jwcrypto import jwe, jwk
 from jwcrypto.common import JWException
 
 from django_oneclick.providers.base import MethodDetails
-from django_oneclick.providers.firmly import CARD_FIELDS, JWE_ALG, JWE_ENC, KEY_PATH, encrypt_card
+from django_oneclick.providers.firmly.jwe import CARD_FIELDS, JWE_ALG, JWE_ENC, encrypt_card
+from django_oneclick.providers.firmly.provider import KEY_PATH
 from django_oneclick.redaction import _luhn_valid
 from django_oneclick.testing.server import (
     FakeProviderServer,
@@ -239,7 +240,7 @@ class FirmlyFake(FakeProviderServer):
 
     def _authorised(self, request: FakeRequest) -> bool:
         session = self.sessions.get(request.header("x-firmly-authorization"))
-        return bool(session) and not session["revoked"] and time.time() < session["expires"]
+        return session is not None and not session["revoked"] and time.time() < session["expires"]
 
     def _place_order(self, request: FakeRequest, domain: str) -> FakeResponse:
         if not self._authorised(request):

@@ -12,13 +12,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
-
 from django_oneclick.models import OneClickOrder, ProviderExchange
 from django_oneclick.offers import Offer
 from django_oneclick.providers.base import MethodDetails
 from django_oneclick.providers.firmly import encrypt_card
-from django_oneclick.providers.sandbox import _store_key
+from django_oneclick.providers.sandbox.server import stored_order
 from django_oneclick.providers.twocheckout import previous_order_method
 from django_oneclick.testing import billerix as bx
 from django_oneclick.testing import rye
@@ -68,8 +66,8 @@ def _sandbox_method(behaviour: str) -> Any:
 
 
 class SandboxProfile(ProviderProfile):
-    """In-process: no fake server, no transport; the method's reference chooses the outcome, so
-    the only after-send fault is ``timeout`` (placed, answer lost)."""
+    """In-process: no fake server, its API answers through httpx's MockTransport; the method's
+    reference chooses the outcome, so the only after-send fault is ``timeout`` (placed, answer lost)."""
 
     name, backend, title = "sandbox", "django_oneclick.providers.sandbox.SandboxProvider", "sandbox"
     offer = Offer(REFERENCE, "A good book", Decimal("19.99"), "EUR")
@@ -99,8 +97,8 @@ class SandboxProfile(ProviderProfile):
         return ProviderExchange.objects.filter(order__owner=run.customer, operation="purchase").count()
 
     def provider_orders(self, run: Run) -> list[str]:
-        states = (cache.get(_store_key(str(o.public_id))) for o in OneClickOrder.objects.filter(owner=run.customer))
-        return [state["provider_order_id"] for state in states if state]
+        held = (stored_order(str(o.public_id)) for o in OneClickOrder.objects.filter(owner=run.customer))
+        return [order["id"] for order in held if order]
 
 
 # --- Digital River ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ becomes ``ONECLICK["PROVIDERS"]["billerix"]["SECRET_KEY"]``.
 import os
 from pathlib import Path
 
+import django
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,6 +31,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_tasks_db",
     "django_oneclick",
+    "django_oneclick.providers.sandbox",
+    "django_oneclick.providers.firmly",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -40,6 +43,26 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+#: A strict Content-Security-Policy on every page: scripts and styles only from the shop's own
+#: static files (no inline script, style or event handler anywhere), fetches only to the shop.
+#: Django 6 sends it with its own middleware; on Django 5.2 django-csp does (the example extra).
+STRICT_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+}
+if django.VERSION >= (6,):
+    MIDDLEWARE.insert(1, "django.middleware.csp.ContentSecurityPolicyMiddleware")
+    SECURE_CSP = STRICT_CSP
+else:
+    MIDDLEWARE.insert(1, "csp.middleware.CSPMiddleware")
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": STRICT_CSP}  # django-csp 4's format
 ROOT_URLCONF = "example_shop.urls"
 TEMPLATES = [
     {
@@ -101,6 +124,9 @@ ONECLICK = {
     "PROVIDERS": providers_from_environment(),
     "ADD_PAYMENT_METHOD_URL": "/payment-methods/",
     "TRUSTED_PROXY_COUNT": env.int("TRUSTED_PROXY_COUNT", default=0),
+    # The rate limits, e.g. ONECLICK_ORDER_THROTTLE_RATE=1000/min for a fuzzing run (tests/test_schemathesis.py).
+    **{rate: env.str(f"ONECLICK_{rate}") for rate in ("ORDER_THROTTLE_RATE", "METHOD_THROTTLE_RATE")
+       if f"ONECLICK_{rate}" in env},
 }
 
 LOGGING = {

@@ -92,6 +92,7 @@
       );
     }
 
+    /** Only the order's curated words (customer_message, progress): never a provider's text or state. */
     function showOrder(order) {
       const page = { text: "View your order", href: orderPageUrl(order.id) };
       switch (order.status) {

@@ -1,12 +1,26 @@
 /*
  * django-oneclick: the Firmly card form ({% firmly_card_form %}).
- * The card is encrypted here, in the browser, as a compact JWE for Firmly's public key
- * (RSA-OAEP-256 wraps a random AES-256-GCM key), with WebCrypto and no library. Only the JWE,
- * its key id, the brand, the last four digits and the expiry are sent to the shop.
+ * Firmly's public key comes from the shop's key view (the form's data-key-url), fetched when the
+ * page loads and again on saving if that failed. The card is encrypted here, in the browser, as a
+ * compact JWE for that key (RSA-OAEP-256 wraps a random AES-256-GCM key), with WebCrypto and no
+ * library. Only the JWE, its key id, the brand, the last four digits and the expiry are sent to
+ * the shop.
  */
 (function () {
   "use strict";
   const utf8 = new TextEncoder();
+
+  /* Firmly's key could not be had: card entry is unavailable for now. */
+  class KeyUnavailable extends Error {}
+
+  /* Firmly's public JWK ({kid, kty, n, e}) from the key view. */
+  async function fetchKey(form) {
+    const response = await fetch(form.dataset.keyUrl, {
+      credentials: "same-origin", headers: { Accept: "application/json" },
+    }).catch(() => null);
+    if (!response || !response.ok) throw new KeyUnavailable(form.dataset.unavailable);
+    return response.json();
+  }
 
   function base64url(bytes) {
     let text = "";
@@ -62,10 +76,10 @@
     return { card: { number: number, name: value("name"), verification_value: cvc, month: month, year: year } };
   }
 
-  async function save(form, status) {
+  async function save(form, status, key) {
     const { card, error } = readCard(form);
     if (error) { status.textContent = error; return; }
-    const jwk = JSON.parse(document.getElementById(form.dataset.key).textContent);
+    const jwk = await key;
     const details = {
       jwe: await encryptCard(card, jwk), kid: jwk.kid, brand: brandOf(card.number),
       last4: card.number.slice(-4), exp_month: Number(card.month), exp_year: Number(card.year),
@@ -89,12 +103,18 @@
 
   document.querySelectorAll("form[data-firmly-card-form]").forEach((form) => {
     const status = form.querySelector("[data-card-status]"), button = form.querySelector("button");
+    let key = fetchKey(form);
+    key.catch((error) => { status.textContent = error.message; });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       button.disabled = true;
       status.textContent = "Encrypting and saving your card…";
-      save(form, status)
-        .catch(() => { status.textContent = "The card could not be saved. Please try again."; })
+      key = key.catch(() => fetchKey(form));  // the key failed before: ask once more
+      save(form, status, key)
+        .catch((error) => {
+          status.textContent = error instanceof KeyUnavailable
+            ? error.message : "The card could not be saved. Please try again.";
+        })
         .finally(() => { button.disabled = false; });
     });
   });

@@ -1,9 +1,9 @@
 """Firmly: one-step checkout (``place-order``) with the card sent as a JWE, and streamed progress.
 
 The shop never stores a card: its card form (``{% firmly_card_form %}``) encrypts the card in the
-browser with Firmly's public key as a compact JWE (RSA-OAEP-256 + A256GCM), and the saved
-method keeps that JWE and the key id (``kid``) it was made for. Firmly rotates its key; a
-method made for an older key cannot be decrypted any more and must be entered again.
+browser with Firmly's public key as a compact JWE (RSA-OAEP-256 + A256GCM, see :mod:`.jwe`), and
+the saved method keeps that JWE and the key id (``kid``) it was made for. Firmly rotates its key;
+a method made for an older key cannot be decrypted any more and must be entered again.
 
 Options: ``APP_ID`` and ``DOMAIN`` (the merchant domain) are required; ``BASE_URL`` (payment
 host), ``AUTH_URL`` (browser-session host), ``STREAM`` (server-sent progress, default true),
@@ -13,26 +13,21 @@ unknown), ``KEY_CACHE_SECONDS`` (default 300), ``CONNECT_TIMEOUT``, ``READ_TIMEO
 
 from __future__ import annotations
 
-import base64
-import binascii
-import calendar
 import contextlib
-import json
 import logging
-import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from django.utils import timezone
-from httpx_sse import EventSource, ServerSentEvent
-from jwcrypto import jwe, jwk
+from django.utils.translation import gettext_lazy as _
 
+from django_oneclick.domain.codes import ErrorCode
+from django_oneclick.domain.messages import CORE_MESSAGES
 from django_oneclick.providers.base import (
     AuthenticationFailed,
     Buyer,
@@ -43,6 +38,7 @@ from django_oneclick.providers.base import (
     MethodDetails,
     OutcomeUnknown,
     PaymentDeclined,
+    ProgressStep,
     ProviderError,
     ProviderResult,
     ProviderStatus,
@@ -53,122 +49,48 @@ from django_oneclick.providers.base import (
     buyer_problems,
     option,
 )
-from django_oneclick.providers.http import HttpOptions, HttpProvider
+from django_oneclick.providers.firmly.cards import card_details
+from django_oneclick.providers.firmly.jwe import jwe_header
+from django_oneclick.providers.http import HttpOptions, HttpProvider, StreamEvent
 
 logger = logging.getLogger("django_oneclick")
 
 KEY_PATH = "/api/v1/payment/key"
-JWE_ALG = "RSA-OAEP-256"
-JWE_ENC = "A256GCM"
-#: What the card JSON inside the JWE holds (Firmly's documented card object).
-CARD_FIELDS = ("number", "name", "verification_value", "month", "year")
-#: Brand code sent by the card form -> what the customer reads.
-BRANDS = {
-    "visa": "Visa",
-    "mastercard": "Mastercard",
-    "amex": "American Express",
-    "discover": "Discover",
-    "card": "Card",
-}
-#: Streamed event -> the step shown on the order while Firmly works.
-STEPS = {
-    "order_processing": "processing order",
-    "payment_processing": "authorising payment",
-    "order_completed": "done",
+#: Streamed event -> the step the customer is shown while Firmly works (the order's ``progress``
+#: keeps the event's name, for the operator).
+STEPS: dict[str, ProgressStep] = {
+    "order_processing": ProgressStep.PLACING_ORDER,
+    "payment_processing": ProgressStep.AUTHORISING_PAYMENT,
+    "order_completed": ProgressStep.FINISHING,
 }
 _DONE = "order_completed"
 #: From this event on, the card may have been charged.
 _PAYMENT_STARTED = "payment_processing"
 DEFAULT_STREAM_DEADLINE = 120.0
-#: Firmly's documented error names -> (error type, operator code, customer message).
-ERRORS: dict[str, tuple[type[ProviderError], str, str]] = {
-    "InvalidAddress": (
-        InvalidRequest,
-        "invalid_address",
-        "Your shipping address could not be validated. Please check it in your account.",
-    ),
-    "InsufficientStock": (InvalidRequest, "insufficient_stock", "This product is out of stock."),
-    "PaymentFailed": (
-        PaymentDeclined,
-        "payment_failed",
-        "The card was declined. Please use another payment method.",
-    ),
-    "InvalidVariant": (
-        InvalidRequest,
-        "invalid_variant",
-        "This product cannot be bought with one click at the moment.",
-    ),
-    "InvalidCard": (
-        PaymentDeclined,
-        "invalid_card",
-        "Your saved card could not be used. Please enter it again.",
-    ),
+#: Firmly's documented error names -> (error type, the order's code).
+ERRORS: dict[str, tuple[type[ProviderError], str]] = {
+    "InvalidAddress": (InvalidRequest, "invalid_address"),
+    "InsufficientStock": (InvalidRequest, "insufficient_stock"),
+    "PaymentFailed": (PaymentDeclined, "payment_failed"),
+    "InvalidVariant": (InvalidRequest, "invalid_variant"),
+    "InvalidCard": (PaymentDeclined, "invalid_card"),
 }
-#: Keys that must never come with a method registration: the card in clear.
-_CLEAR_CARD_KEYS = frozenset({"number", "card_number", "verification_value", "cvv", "cvc"})
-_MAX_JWE_LENGTH = 4000  # PaymentMethod.reference
+#: The codes an order may keep beyond the core's -> what the customer is told.
+CUSTOMER_MESSAGES = {
+    "invalid_address": _("Your shipping address could not be validated. Please check it in your account."),
+    "insufficient_stock": _("This product is out of stock."),
+    "payment_failed": _("The card was declined. Please use another payment method."),
+    "invalid_variant": _("This product cannot be bought with one click at the moment."),
+    "invalid_card": _("Your saved card could not be used. Please enter it again."),
+    # An order whose answer was lost: Firmly has no lookup, an operator settles it.
+    "manual_check": CORE_MESSAGES[ErrorCode.NEEDS_OPERATOR],
+}
 _TOKEN_RENEW_MARGIN = 30.0
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
-_DIGITS = re.compile(r"^\d+$")
-
-
-# --- the card as a JWE ---------------------------------------------------------------------------
-
-
-def encrypt_card(card: Mapping[str, str], jwk_data: Mapping[str, Any]) -> str:
-    """The card as Firmly wants it: a compact JWE of its JSON for Firmly's public key.
-
-    For shops allowed to handle card numbers; others use the browser card form, which builds
-    the same JWE with WebCrypto. ``jwk_data`` is Firmly's JWK (which may lack ``alg``).
-    """
-    missing = [name for name in CARD_FIELDS if not card.get(name)]
-    if missing:
-        raise ValueError(f"The card lacks {', '.join(missing)}.")
-    key = jwk.JWK(kty="RSA", n=jwk_data["n"], e=jwk_data["e"])
-    plaintext = json.dumps({name: str(card[name]) for name in CARD_FIELDS})
-    header = {"alg": JWE_ALG, "enc": JWE_ENC, "kid": str(jwk_data["kid"])}
-    token = jwe.JWE(plaintext.encode(), protected=json.dumps(header))
-    token.add_recipient(key)
-    return token.serialize(compact=True)
-
-
-def _b64decode(part: str) -> bytes:
-    if not _B64URL.match(part):
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def jwe_header(token: str) -> dict[str, Any]:
-    """The protected header of a compact JWE made for Firmly, after checking its shape:
-    five parts, RSA-OAEP-256 + A256GCM, a ``kid``, a 96-bit IV and a 128-bit tag."""
-    parts = token.split(".")
-    if len(parts) != 5 or not all(parts[:2]) or not all(parts[2:]):
-        raise ValueError("A compact JWE has five non-empty parts.")
-    try:
-        header = json.loads(_b64decode(parts[0]))
-        encrypted_key, iv, ciphertext, tag = (_b64decode(part) for part in parts[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValueError(f"The JWE is not valid base64url JSON: {exc}") from exc
-    if not isinstance(header, dict):
-        raise ValueError("The JWE header is not a JSON object.")
-    if header.get("alg") != JWE_ALG or header.get("enc") != JWE_ENC:
-        raise ValueError(f"The JWE must use alg {JWE_ALG} and enc {JWE_ENC}.")
-    if not isinstance(header.get("kid"), str) or not header["kid"]:
-        raise ValueError("The JWE header has no kid.")
-    if len(iv) != 12 or len(tag) != 16:
-        raise ValueError("The JWE needs a 96-bit IV and a 128-bit tag for A256GCM.")
-    if len(encrypted_key) < 128 or not ciphertext:
-        raise ValueError("The JWE lacks an RSA-wrapped key or a ciphertext.")
-    return header
-
-
-def _last_day_of(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
 
 
 class _PythonLogOnly:
-    """Exchange log for calls made outside any order (the public key for the card form or a
-    usability check): the redacted exchange goes to the Python log, not the database."""
+    """Exchange log for calls made outside any order (the public key for the card form's key
+    view or a usability check): the redacted exchange goes to the Python log, not the database."""
 
     def record(self, exchange: Exchange) -> None:
         logger.info(
@@ -203,10 +125,13 @@ class FirmlyOptions(HttpOptions):
 
 class FirmlyProvider(HttpProvider):
     display_name = "Firmly"
+    django_app = "django_oneclick.providers.firmly"
     options_class = FirmlyOptions
     options: FirmlyOptions
     sensitive_keys = ("x-firmly-app-id", "device_id")
     requires_buyer = True
+    customer_messages = CUSTOMER_MESSAGES
+    progress_steps = STEPS
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
@@ -243,14 +168,11 @@ class FirmlyProvider(HttpProvider):
         log = log or _PythonLogOnly()
         response = self.request(log, "get_public_key", "GET", KEY_PATH, safe_to_retry=True)
         body = self.json_body(response, safe_to_retry=True)
-        key = {
-            "kid": str(body.get("kid") or response.headers.get("x-firmly-kid") or ""),
-            "kty": body.get("kty"),
-            "n": body.get("n"),
-            "e": body.get("e"),
-        }
-        if key["kty"] != "RSA" or not all(key.values()):
+        kid = body.get("kid") or response.headers.get("x-firmly-kid")
+        rsa = {name: body.get(name) for name in ("kty", "n", "e")}
+        if rsa["kty"] != "RSA" or not kid or not all(isinstance(value, str) and value for value in rsa.values()):
             raise ProviderUnavailable(f"Firmly sent an unusable public key: {sorted(body)}")
+        key = {"kid": str(kid), **{name: str(value) for name, value in rsa.items()}}
         with self._key_lock:
             self._key = key
             self._key_until = time.monotonic() + self.options.KEY_CACHE_SECONDS
@@ -288,41 +210,7 @@ class FirmlyProvider(HttpProvider):
 
     def register_method(self, data: Mapping[str, Any]) -> MethodDetails:
         """Accept the card form's JWE with its display details; never a card in clear."""
-        if _CLEAR_CARD_KEYS & set(data):
-            raise InvalidRequest.for_customer("Send the card encrypted (jwe), never its number or CVV.")
-        token, kid = data.get("jwe"), data.get("kid")
-        if not isinstance(token, str) or len(token) > _MAX_JWE_LENGTH:
-            raise InvalidRequest.for_customer("The encrypted card (jwe) is missing or too long.")
-        try:
-            header = jwe_header(token)
-        except ValueError as exc:
-            raise InvalidRequest.for_customer(f"The encrypted card is not valid: {exc}") from exc
-        if kid != header["kid"]:
-            raise InvalidRequest.for_customer("The key id (kid) does not match the encrypted card.")
-        brand = BRANDS.get(str(data.get("brand", "")).lower())
-        last4 = str(data.get("last4", ""))
-        if brand is None:
-            raise InvalidRequest.for_customer(f"The card brand must be one of: {', '.join(BRANDS)}.")
-        if len(last4) != 4 or not _DIGITS.match(last4):
-            raise InvalidRequest.for_customer("last4 must be the card's last four digits.")
-        try:
-            month, year = int(data.get("exp_month")), int(data.get("exp_year"))
-            expires = _last_day_of(year, month)
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequest.for_customer("Give the expiry as a month (1-12) and a four-digit year.") from exc
-        today = timezone.localdate()
-        if not today.year - 1 <= year <= today.year + 20:
-            raise InvalidRequest.for_customer("Give the expiry year with four digits, e.g. 2031.")
-        if expires < today:
-            raise InvalidRequest.for_customer("This card has expired.")
-        return MethodDetails(
-            reference=token,
-            label=f"{brand} •••• {last4}",
-            brand=brand,
-            last4=last4,
-            expires=expires,
-            data={"kid": kid},
-        )
+        return card_details(data)
 
     def method_is_usable(self, method: SavedMethod) -> bool:
         """False once Firmly's key has rotated away from the key the card was encrypted for."""
@@ -340,7 +228,7 @@ class FirmlyProvider(HttpProvider):
         except ValueError as exc:
             raise InvalidRequest(
                 f"The saved Firmly card is not a JWE: {exc}",
-                customer_message=ERRORS["InvalidCard"][2],
+                customer_message=CUSTOMER_MESSAGES["invalid_card"],
             ) from exc
         problems = buyer_problems(request.buyer)
         if problems:
@@ -401,54 +289,48 @@ class FirmlyProvider(HttpProvider):
         headers = {"x-firmly-authorization": token}
         if not self.streams:
             response = self.request(log, "place_order", "POST", url, safe_to_retry=False, headers=headers, json=body)
-            return self._completed(self.json_body(response, safe_to_retry=False))
-        headers["Accept"] = "text/event-stream"
-        logged = {"method": "POST", "url": url, "headers": headers, "json": body}
-        with self.exchange(log, "place_order", logged) as draft:
-            try:
-                with self.client.stream("POST", url, headers=headers, json=body) as response:
-                    draft.http_status = response.status_code
-                    if "text/event-stream" not in response.headers.get("content-type", ""):
-                        response.read()  # answered plainly (an error before any processing)
-                        answer = self.parse_body(response)
-                        draft.response = self.describe_response(response, answer)
-                        if response.is_error:
-                            raise self.error_for_status(response, answer, safe_to_retry=False)
-                        return self._completed(self.json_body(response, safe_to_retry=False))
-                    events: list[dict[str, Any]] = []
-                    draft.response = {**self.describe_response(response, None), "events": events}
-                    deadline = time.monotonic() + self.stream_deadline
-                    for event in EventSource(response).iter_sse():
-                        events.append({"event": event.event, "data": _event_data(event)})
-                        if event.event in STEPS:
-                            log.progress(STEPS[event.event])
-                        if event.event == _DONE:
-                            return self._completed(events[-1]["data"])
-                        if event.event == "error":
-                            payment_started = any(seen["event"] == _PAYMENT_STARTED for seen in events)
-                            raise self._stream_error(events[-1]["data"], payment_started=payment_started)
-                        if time.monotonic() > deadline:
-                            raise OutcomeUnknown(
-                                f"Firmly's event stream did not finish within {self.stream_deadline:g} s "
-                                "(STREAM_DEADLINE)."
-                            )
-            except httpx.TransportError as exc:
-                raise self.transport_error(exc, safe_to_retry=False) from exc
-            raise OutcomeUnknown("Firmly's event stream ended before the order completed or failed")
+            return self._answered(response)
+        return self.stream(
+            log,
+            "place_order",
+            "POST",
+            url,
+            safe_to_retry=False,
+            deadline=self.stream_deadline,
+            deadline_option="STREAM_DEADLINE",
+            steps={event: event for event in STEPS},
+            on_event=self._on_event,
+            on_plain=self._answered,
+            headers=headers,
+            json=body,
+        )
+
+    def _on_event(self, event: StreamEvent, events: Sequence[StreamEvent]) -> ProviderResult | None:
+        """The result at ``order_completed``; an ``error`` event raises; others read on."""
+        if event.name == _DONE:
+            return self._completed(event.data)
+        if event.name == "error":
+            payment_started = any(seen.name == _PAYMENT_STARTED for seen in events)
+            raise self._stream_error(event.data, payment_started=payment_started)
+        return None
+
+    def _answered(self, response: httpx.Response) -> ProviderResult:
+        """The result of place-order answered plainly (JSON, not streamed)."""
+        return self._completed(self.json_body(response, safe_to_retry=False))
 
     def _completed(self, body: Any) -> ProviderResult:
         if not isinstance(body, dict) or not body.get("cart_id"):
             raise OutcomeUnknown(f"Firmly's answer has no cart_id: {str(body)[:200]!r}")
         order_number = body.get("platform_order_number") or body["cart_id"]
-        return ProviderResult(ProviderStatus.COMPLETED, str(order_number), progress=STEPS[_DONE])
+        return ProviderResult(ProviderStatus.COMPLETED, str(order_number), progress=_DONE)
 
     @staticmethod
     def _documented_error(body: Any) -> ProviderError | None:
         if not isinstance(body, dict) or body.get("error") not in ERRORS:
             return None
-        error_class, code, customer_message = ERRORS[body["error"]]
+        error_class, code = ERRORS[body["error"]]
         detail = f"Firmly: {body['error']}: {body.get('description') or body.get('message') or ''}"
-        return error_class(detail, code=code, customer_message=customer_message)
+        return error_class(detail, code=code)
 
     def _stream_error(self, data: Any, *, payment_started: bool) -> ProviderError:
         """A documented error keeps its meaning; another one proves nothing was charged only
@@ -465,13 +347,6 @@ class FirmlyProvider(HttpProvider):
         """After InvalidCard: learn whether the key rotated (the method then needs re-entry)."""
         with contextlib.suppress(ProviderError):  # recorded; the usability check fetches again
             self.public_key(log, refresh=True)
-
-
-def _event_data(event: ServerSentEvent) -> Any:
-    try:
-        return json.loads(event.data)
-    except json.JSONDecodeError:
-        return event.data
 
 
 def _address(buyer: Buyer) -> dict[str, str]:
