@@ -300,3 +300,25 @@ def test_refreshing_an_order_of_a_removed_provider_breaks_nothing(orphan, api, a
 def test_an_order_page_of_a_removed_provider_masks_card_numbers(orphan):
     assert "4242" in redacted(orphan, "card 4242 4242 4242 4242 refused")
     assert "4242 4242 4242 4242" not in redacted(orphan, "card 4242 4242 4242 4242 refused")
+
+
+@pytest.mark.parametrize(
+    ("backend", "required"),
+    [
+        ("django_oneclick.providers.sandbox.SandboxProvider", {}),
+        ("django_oneclick.providers.digitalriver.DigitalRiverProvider", {"API_KEY": "k", "API_SECRET": "s"}),
+        (
+            "django_oneclick.providers.billerix.BillerixProvider",
+            {"PUBLIC_KEY": "p", "SECRET_KEY": "s", "SERVICE_ID": "x"},
+        ),
+        ("django_oneclick.providers.twocheckout.TwoCheckoutProvider", {"MERCHANT_CODE": "m", "SECRET_KEY": "s"}),
+        ("django_oneclick.providers.rye.RyeProvider", {"API_KEY": "k"}),
+        ("django_oneclick.providers.firmly.FirmlyProvider", {"APP_ID": "a", "DOMAIN": "d"}),
+    ],
+)
+def test_every_provider_on_its_defaults_gives_no_verdict_before_its_purchase_ends(settings, backend, required):
+    settings.ONECLICK = {**settings.ONECLICK, "PROVIDERS": {"p": {"BACKEND": backend, **required}}}
+
+    ids = [m.id for m in checks.check_configuration()]
+
+    assert "django_oneclick.E007" not in ids and "django_oneclick.E008" not in ids

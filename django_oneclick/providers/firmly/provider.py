@@ -130,6 +130,10 @@ class FirmlyProvider(HttpProvider):
     options: FirmlyOptions
     sensitive_keys = ("x-firmly-app-id", "device_id")
     requires_buyer = True
+    # A token and the place-order; a token refused: a new one and the place-order once more (a
+    # refusal is answered at once, not streamed); after an InvalidCard, the public key again.
+    # Only one place-order streams, so one STREAM_DEADLINE is added (purchase_timeout below).
+    calls_per_purchase = 5
     customer_messages = CUSTOMER_MESSAGES
     progress_steps = STEPS
 
