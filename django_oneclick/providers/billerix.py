@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from django.utils.translation import gettext_lazy as _
 
 from django_oneclick.providers.base import (
     AuthenticationFailed,
@@ -43,6 +44,7 @@ from django_oneclick.providers.base import (
     OrderNotIdentified,
     OutcomeUnknown,
     PaymentDeclined,
+    ProgressStep,
     ProviderError,
     ProviderResult,
     ProviderStatus,
@@ -64,6 +66,13 @@ CHARGE_FAILURE_CODES = range(2101, 2107)
 RACE_CONDITION = 2107
 #: The message of Billerix's answer to a bad signature, key or service (sent with 401 or 500).
 UNAUTHORIZED_MESSAGE = "Unauthorized service use is forbidden"
+#: ``chargeStatus`` values (and ``created``, our word for an order whose charge has not started)
+#: -> the step the customer is shown.
+CHARGE_STEPS: dict[str, ProgressStep] = {
+    "created": ProgressStep.AUTHORISING_PAYMENT,
+    "authorized": ProgressStep.AUTHORISING_PAYMENT,
+    **dict.fromkeys(SUCCESS_CHARGE_STATUSES | FAILURE_CHARGE_STATUSES, ProgressStep.FINISHING),
+}
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 X_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
@@ -90,6 +99,13 @@ class BillerixProvider(HttpProvider):
     options_class = BillerixOptions
     options: BillerixOptions
     sensitive_keys = ("x-token",)
+    customer_messages = {
+        "charge_failed": _("The payment could not be taken. Please use another payment method."),
+        "race_condition": _(
+            "The payment provider was busy with another payment of yours. Nothing was charged; try again."
+        ),
+    }
+    progress_steps = CHARGE_STEPS
 
     # -- the provider interface
 
@@ -240,7 +256,7 @@ class BillerixProvider(HttpProvider):
         if charge_status in SUCCESS_CHARGE_STATUSES:
             return ProviderResult(ProviderStatus.COMPLETED, order_id, progress=charge_status)
         if charge_status in FAILURE_CHARGE_STATUSES:
-            error = data.get("error") if isinstance(data.get("error"), dict) else {}
+            error: dict[str, Any] = data["error"] if isinstance(data.get("error"), dict) else {}
             code = error.get("code")
             return ProviderResult(
                 ProviderStatus.FAILED,

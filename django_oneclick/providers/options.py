@@ -22,7 +22,6 @@ import math
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, TypeVar
 
 #: Spellings of true and false accepted for a boolean option (an environment variable is a string).
@@ -83,9 +82,14 @@ def parse_options(cls: type[OptionsT], raw: Mapping[str, Any]) -> tuple[OptionsT
     return cls(**values), problems
 
 
-@cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _type_hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """The resolved annotations of an options class, once per class."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _convert(value: Any, kind: Any, minimum: float | None) -> Any:

@@ -22,15 +22,20 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+from django.utils.translation import gettext_lazy as _
 
+from django_oneclick.domain.codes import ErrorCode
+from django_oneclick.domain.messages import CORE_MESSAGES
 from django_oneclick.providers.base import (
     AuthenticationFailed,
     Buyer,
+    CustomerText,
     ExchangeLog,
     InvalidRequest,
     NotFound,
     OrderNotFound,
     OutcomeUnknown,
+    ProgressStep,
     ProviderError,
     ProviderResult,
     ProviderStatus,
@@ -58,42 +63,55 @@ TOKEN_FIELDS = {
 TOKENLESS_TYPES = ("drawdown", "x402")
 X402_NETWORKS = ("base", "solana", "tempo")
 
-#: Every documented ``failureReason.code`` -> what the customer is told. The operator code kept
-#: on the order is ``rye_<code>``; Rye's own message stays in the exchange log.
-FAILURE_MESSAGES: dict[str, str] = {
-    "unknown": "The order could not be completed. Please try again later.",
-    "checkout_intent_expired": "The order took too long to complete and expired. Please try again.",
-    "payment_failed": "The payment was declined. Please use another payment method.",
-    "payment_cvc_expired": "The saved card's security code has expired. Please enter the card again.",
-    "insufficient_stock": "The merchant has fewer in stock than you asked for. Try a smaller quantity.",
-    "product_out_of_stock": "This product is out of stock.",
-    "offer_retrieval_failed": "The merchant's price and availability could not be confirmed. Please try again later.",
-    "order_placement_failed": "The merchant did not accept the order. Please try again later.",
-    "developer_not_found": "The shop's checkout service is not set up correctly. Please contact the shop.",
-    "missing_shipping_method": "The merchant does not ship this product to your address.",
-    "unsupported_currency": "The merchant sells in a currency this checkout does not support.",
-    "invalid_input": "Some order details were refused. Check your shipping address and contact details.",
-    "incorrect_cost_breakdown": "The merchant's final price could not be confirmed. Please try again later.",
-    "unsupported_store_no_guest_checkout": "This merchant does not allow orders through this shop.",
-    "workflow_invocation_failed": "The checkout service had a problem. Please try again later.",
-    "variant_selections_invalid": "The chosen product options are not available.",
-    "variant_selections_required": "Please choose the product options (such as size or colour) first.",
-    "form_validation_error": (
+#: Every documented ``failureReason.code`` -> what the customer is told (the catalogue's entry of
+#: the order's code ``rye_<code>``, :attr:`RyeProvider.customer_messages`). Rye's own code and
+#: message go to the operator (``error_message``) and stay in the exchange log.
+FAILURE_MESSAGES: dict[str, CustomerText] = {
+    "unknown": _("The order could not be completed. Please try again later."),
+    "checkout_intent_expired": _("The order took too long to complete and expired. Please try again."),
+    "payment_failed": _("The payment was declined. Please use another payment method."),
+    "payment_cvc_expired": _("The saved card's security code has expired. Please enter the card again."),
+    "insufficient_stock": _("The merchant has fewer in stock than you asked for. Try a smaller quantity."),
+    "product_out_of_stock": _("This product is out of stock."),
+    "offer_retrieval_failed": _(
+        "The merchant's price and availability could not be confirmed. Please try again later."
+    ),
+    "order_placement_failed": _("The merchant did not accept the order. Please try again later."),
+    "developer_not_found": _("The shop's checkout service is not set up correctly. Please contact the shop."),
+    "missing_shipping_method": _("The merchant does not ship this product to your address."),
+    "unsupported_currency": _("The merchant sells in a currency this checkout does not support."),
+    "invalid_input": _("Some order details were refused. Check your shipping address and contact details."),
+    "incorrect_cost_breakdown": _("The merchant's final price could not be confirmed. Please try again later."),
+    "unsupported_store_no_guest_checkout": _("This merchant does not allow orders through this shop."),
+    "workflow_invocation_failed": _("The checkout service had a problem. Please try again later."),
+    "variant_selections_invalid": _("The chosen product options are not available."),
+    "variant_selections_required": _("Please choose the product options (such as size or colour) first."),
+    "form_validation_error": _(
         "The merchant refused some order details. Check your shipping address and contact details."
     ),
-    "captcha_blocked": "The merchant's website blocked the checkout. Please buy from the merchant directly.",
-    "bot_protection_blocked": "The merchant's website blocked the checkout. Please buy from the merchant directly.",
+    "captcha_blocked": _("The merchant's website blocked the checkout. Please buy from the merchant directly."),
+    "bot_protection_blocked": _("The merchant's website blocked the checkout. Please buy from the merchant directly."),
     # Rye holds the retrieved offer to the constraints before payment and order placement (the order
     # of its purchase workflow): such a failed intent placed no order and charged nothing.
-    "constraint_total_price_exceeded": (
+    "constraint_total_price_exceeded": _(
         "With shipping and tax, the total would have been more than the price shown, so the order "
         "was not placed and nothing was charged."
     ),
-    "constraint_shipping_cost_exceeded": (
+    "constraint_shipping_cost_exceeded": _(
         "Shipping would have cost more than allowed, so the order was not placed and nothing was charged."
     ),
-    "promo_code_discovery_not_enabled": "Promo codes cannot be looked up for this order.",
-    "product_not_found": "The merchant no longer sells this product.",
+    "promo_code_discovery_not_enabled": _("Promo codes cannot be looked up for this order."),
+    "product_not_found": _("The merchant no longer sells this product."),
+}
+
+#: Every state of a checkout intent -> the step the customer is shown.
+INTENT_STEPS: dict[str, ProgressStep] = {
+    "retrieving_offer": ProgressStep.CONFIRMING_PRICE,
+    "awaiting_confirmation": ProgressStep.CONFIRMING_PRICE,
+    "requires_action": ProgressStep.AWAITING_CONFIRMATION,
+    "placing_order": ProgressStep.PLACING_ORDER,
+    "completed": ProgressStep.FINISHING,
+    "failed": ProgressStep.FINISHING,
 }
 
 PROMO_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -121,6 +139,11 @@ class RyeProvider(HttpProvider):
     options: RyeOptions
     sensitive_keys = ("nekudaUserId", "nekudaMandateData")
     requires_buyer = True
+    customer_messages = {
+        **{f"rye_{reason}": message for reason, message in FAILURE_MESSAGES.items()},
+        "rye_intent_ambiguous": CORE_MESSAGES[ErrorCode.NEEDS_OPERATOR],
+    }
+    progress_steps = INTENT_STEPS
 
     # -- the purchase
 
@@ -233,7 +256,7 @@ class RyeProvider(HttpProvider):
         """Pages of Rye's list of intents, each with whether it ends the list: no next page,
         or a list sorted newest first that reached back before ``since``."""
         params: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
-        for _ in range(self.options.LOOKUP_PAGES):
+        for _page in range(self.options.LOOKUP_PAGES):
             try:
                 response = self.request(
                     log,
@@ -250,8 +273,9 @@ class RyeProvider(HttpProvider):
             if not isinstance(page.get("data"), list):
                 raise ProviderUnavailable("Rye's list of checkout intents has no 'data' list.")
             intents = [intent for intent in page["data"] if isinstance(intent, dict)]
-            created = [_timestamp(intent.get("createdAt")) for intent in intents]
-            newest_first = None not in created and created == sorted(created, reverse=True)
+            stamps = [_timestamp(intent.get("createdAt")) for intent in intents]
+            created = [stamp for stamp in stamps if stamp is not None]
+            newest_first = len(created) == len(stamps) and created == sorted(created, reverse=True)
             page_info = page.get("pageInfo") or {}
             cursor = page_info.get("endCursor") if page_info.get("hasNextPage") else None
             last = not cursor or (newest_first and bool(created) and created[-1] < since)
@@ -275,12 +299,14 @@ class RyeProvider(HttpProvider):
             code = (
                 str(reason.get("code") or "unknown") if isinstance(reason, Mapping) else "unknown"
             )
+            said = str(reason.get("message") or "") if isinstance(reason, Mapping) else ""
             return ProviderResult(
                 ProviderStatus.FAILED,
                 intent_id,
                 progress=state,
+                # The customer reads the catalogue's words for the code (a new code: the generic ones).
                 error_code=f"rye_{code}"[:100],
-                error_message=FAILURE_MESSAGES.get(code, FAILURE_MESSAGES["unknown"]),  # generic for new codes
+                error_message=f"Rye failed checkout intent {intent_id}: {code}" + (f": {said}" if said else "."),
             )
         if state == "requires_action":
             return ProviderResult(
@@ -307,9 +333,7 @@ class RyeProvider(HttpProvider):
         if status == 401:
             return AuthenticationFailed(detail)
         if status == 422:
-            return InvalidRequest(
-                detail, customer_message=f"The order details were refused: {fields or message}."
-            )
+            return InvalidRequest(detail)
         if status == 404:
             return NotFound(detail)
         if status == 503 and name == "AmazonUnavailableError":

@@ -51,6 +51,7 @@ the rules on their outcomes, as ``tests/test_conformance.py`` does for the built
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -363,12 +364,20 @@ def same_product_twice(profile: ProviderProfile, fault: str = "timeout") -> Outc
 
 # --- the README table ---------------------------------------------------------------------------
 
+def _table_fault(profile: ProviderProfile, *, fault: str) -> Outcome | None:
+    return after_send_fault(profile, fault) if fault in profile.after_send_faults else None
+
+
+def _table_decline(profile: ProviderProfile) -> Outcome | None:
+    return documented_failure(profile, profile.table_failure) if profile.table_failure else None
+
+
 #: Rows of the table: label -> the scenario producing the cell (None where it does not apply).
 TABLE_ROWS: dict[str, Callable[[ProviderProfile], Outcome | None]] = {
     "none: a purchase": purchase_completes,
-    "a documented decline": lambda p: documented_failure(p, p.table_failure) if p.table_failure else None,
+    "a documented decline": _table_decline,
     **{
-        label: (lambda p, f=fault: after_send_fault(p, f) if f in p.after_send_faults else None)
+        label: functools.partial(_table_fault, fault=fault)
         for fault, label in (
             ("timeout", "timeout after sending"),
             ("drop", "connection dropped after sending"),

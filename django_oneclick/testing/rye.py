@@ -421,6 +421,6 @@ class RyeFake(FakeProviderServer):
                 start = max(start, end - limit)
             page = intents[start : min(end, start + limit)]
             data = [i.render() for i in page]
-        page_info = {"hasNextPage": start + len(page) < len(intents), "hasPreviousPage": start > 0}
+        page_info: dict[str, Any] = {"hasNextPage": start + len(page) < len(intents), "hasPreviousPage": start > 0}
         page_info.update(startCursor=page[0].id if page else None, endCursor=page[-1].id if page else None)
         return json_response(200, {"data": data, "pageInfo": page_info})

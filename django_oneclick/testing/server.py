@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 #: Transport faults any fake can be told to produce.
@@ -128,9 +128,9 @@ class FakeProviderServer:
         if self._server is None:
             raise RuntimeError("The fake server is not started.")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
-    def start(self) -> FakeProviderServer:
+    def start(self) -> Self:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -157,7 +157,7 @@ class FakeProviderServer:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FakeProviderServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -102,7 +102,7 @@ class Schema:
                 for element in complex_type.iter(f"{{{XSD_NS}}}element")
             ]
         messages = {
-            message.get("name"): [(part.get("name", ""), _local(part.get("type", ""))) for part in message]
+            message.get("name", ""): [(part.get("name", ""), _local(part.get("type", ""))) for part in message]
             for message in wsdl.iter(f"{{{WSDL_NS}}}message")
         }
         self.inputs = {name[: -len("Request")]: parts for name, parts in messages.items() if name.endswith("Request")}
