@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -108,3 +110,30 @@ def _verdict_wait_errors(name: str, provider: Any) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+#: Cache backends whose ``incr`` is a read and a write: a rate limit counted there does not hold.
+_NON_ATOMIC_CACHES = (
+    "django.core.cache.backends.db.DatabaseCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register(Tags.caches)
+def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The rate limits count with the cache's ``incr``: it must be atomic (W001)."""
+    alias = oneclick_settings.THROTTLE_CACHE
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if alias not in settings.CACHES:
+        return [Error(f"ONECLICK['THROTTLE_CACHE'] names no cache: {alias!r}.", id="django_oneclick.E011")]
+    if backend in _NON_ATOMIC_CACHES:
+        return [
+            CheckWarning(
+                f"ONECLICK['THROTTLE_CACHE'] ({alias!r}) uses {backend.rsplit('.', 1)[-1]}, whose incr is not atomic: "
+                "simultaneous purchases can pass the rate limit.",
+                hint="Point THROTTLE_CACHE at Redis or Memcached (LocMemCache for a single process).",
+                id="django_oneclick.W001",
+            )
+        ]
+    return []

@@ -81,3 +81,16 @@ def test_a_provider_whose_django_app_is_not_installed_is_named_with_the_line_to_
 
     assert "'sandbox'" in error.msg and "'django_oneclick.providers.sandbox'" in error.msg
     assert error.hint == 'Add "django_oneclick.providers.sandbox", to INSTALLED_APPS.'
+
+
+def test_a_throttle_cache_without_an_atomic_incr_is_warned_about(settings):
+    database_cache = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"}
+    settings.CACHES = {**settings.CACHES, "db": database_cache}
+    settings.ONECLICK = {**settings.ONECLICK, "THROTTLE_CACHE": "db"}
+    assert "not atomic" in oneclick_errors()["django_oneclick.W001"]
+
+    settings.ONECLICK = {**settings.ONECLICK, "THROTTLE_CACHE": "nowhere"}
+    assert "django_oneclick.E011" in oneclick_errors()
+
+    settings.ONECLICK = {**settings.ONECLICK, "THROTTLE_CACHE": "default"}
+    assert not {"django_oneclick.W001", "django_oneclick.E011"} & set(oneclick_errors())

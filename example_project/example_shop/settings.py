@@ -86,7 +86,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         init_command="PRAGMA journal_mode=WAL;", transaction_mode="IMMEDIATE", timeout=20
     )
 # Shared by every process (web, task worker): the sandbox keeps its provider-side state here.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "oneclick_cache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "oneclick_cache"},
+    # The rate limits need an atomic incr; the demo serves from one process, so memory will do.
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "oneclick-throttle"},
+}
 # Background status refresh: the database-backed worker (`manage.py db_worker`).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -123,6 +127,7 @@ ONECLICK = {
     "BUYER_RESOLVER": "shop.offers.buyer_for",
     "PROVIDERS": providers_from_environment(),
     "ADD_PAYMENT_METHOD_URL": "/payment-methods/",
+    "THROTTLE_CACHE": "throttle",
     "TRUSTED_PROXY_COUNT": env.int("TRUSTED_PROXY_COUNT", default=0),
     # The rate limits, e.g. ONECLICK_ORDER_THROTTLE_RATE=1000/min for a fuzzing run (tests/test_schemathesis.py).
     **{rate: env.str(f"ONECLICK_{rate}") for rate in ("ORDER_THROTTLE_RATE", "METHOD_THROTTLE_RATE")
