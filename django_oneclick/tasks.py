@@ -36,6 +36,7 @@ from django_oneclick.domain.errors import ProviderError
 from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.models import OneClickOrder
 from django_oneclick.orders import refresh_order, transition
+from django_oneclick.orders.transitions import customer_words
 
 logger = logging.getLogger("django_oneclick")
 
@@ -131,5 +132,6 @@ def _leave_to_operator(order: OneClickOrder) -> None:
         f"{order.provider} (provider order id: {order.provider_order_id or 'none'}); "
         "`manage.py oneclick_refresh` or the admin's refresh action asks again."
     )
-    transition(order, order.status, error_code=GAVE_UP, error_message=message)
+    told = customer_words(order, GAVE_UP, order.status)
+    transition(order, order.status, error_code=GAVE_UP, error_message=message, customer_message=told)
     logger.warning("order %s: %s", order.public_id, message)

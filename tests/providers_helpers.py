@@ -36,6 +36,11 @@ def read(api: Any, order_id: str) -> dict[str, Any]:
     return response.json()
 
 
+def stored(order: dict[str, Any]) -> OneClickOrder:
+    """The order as the operator reads it: its ``error_message`` and raw ``progress`` are never in the API."""
+    return OneClickOrder.objects.get(public_id=order["id"])
+
+
 def assert_nothing_leaked(secrets: Iterable[str], caplog: Any, admin_client: Any) -> None:
     """None of ``secrets`` appears in the exchange log, the captured logs or any order's admin page."""
     secrets = [s for s in secrets if s]

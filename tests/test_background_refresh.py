@@ -91,7 +91,7 @@ def test_a_rye_order_fails_in_the_background(api, customer, rye, worker, django_
     worker.run()
     order = api.get(f"{ORDERS}{data['id']}/").json()
     assert (order["status"], order["error_code"]) == ("failed", "rye_product_out_of_stock")
-    assert order["error_message"] == "This product is out of stock."
+    assert order["customer_message"] == "This product is out of stock."
     assert worker.queued == []
 
 

@@ -452,7 +452,8 @@ def test_sandbox_cancel_fails_the_order(signed_in, customer):
     signed_in.post(f"/oneclick/providers/oneclick_sandbox/action/{order.public_id}/", {"decision": "cancel"})
     page = Page(signed_in.get(f"/oneclick/orders/{order.public_id}/").content.decode())
     assert "Status: Failed" in page.text
-    assert "did not confirm" in page.text
+    assert "You did not confirm the payment. Nothing was charged." in page.text  # the catalogue's words
+    assert "The customer did not confirm" not in page.text  # the provider's, for the operator
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from django_oneclick.providers.billerix import BillerixProvider, x_token
 from django_oneclick.testing import billerix as bx
 from django_oneclick.testing.billerix import BillerixFake
 from tests.conftest import add_method
-from tests.providers_helpers import assert_nothing_leaked, buy, point_provider_at, read
+from tests.providers_helpers import assert_nothing_leaked, buy, point_provider_at, read, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_purchase_is_processing_until_the_charge_settles(api, fake, charge_metho
 
     settled = read(api, order["id"])
 
-    assert (settled["status"], settled["progress"]) == ("completed", "settled")
+    assert (settled["status"], settled["progress"], stored(settled).progress) == ("completed", "", "settled")
 
 
 def test_a_pending_charge_is_polled_until_it_settles(api, fake, charge_method):
@@ -84,7 +84,8 @@ def test_a_pending_charge_is_polled_until_it_settles(api, fake, charge_method):
 
     assert read(api, order["id"])["status"] == "processing"  # 204: no result yet
     second = read(api, order["id"])
-    assert (second["status"], second["progress"]) == ("processing", "authorized")
+    assert (second["status"], stored(second).progress) == ("processing", "authorized")
+    assert (second["progress"], second["progress_step"]) == ("Authorising the payment", "authorising_payment")
     assert read(api, order["id"])["status"] == "completed"
 
 
@@ -100,8 +101,9 @@ def test_a_failed_charge_fails_the_order(api, fake, charge_method, code, expecte
 
     assert (settled["status"], settled["error_code"]) == ("failed", expected_code)
     if code:
-        assert f"(code {code})" in settled["error_message"]
-        assert bx.CHARGE_FAILURES[code][1] in settled["error_message"]
+        assert f"(code {code})" in stored(settled).error_message
+        assert bx.CHARGE_FAILURES[code][1] in stored(settled).error_message
+        assert bx.CHARGE_FAILURES[code][1] not in settled["customer_message"]
 
 
 EXPECTED = {
@@ -128,7 +130,8 @@ def test_documented_errors_map_onto_order_states(api, fake, charge_method, error
     order = buy(api).json()
 
     assert (order["status"], order["error_code"]) == EXPECTED[error]
-    assert bx.ERRORS[error][1]["message"] in order["error_message"]
+    assert bx.ERRORS[error][1]["message"] in stored(order).error_message
+    assert bx.ERRORS[error][1]["message"] not in order["customer_message"]
     assert not fake.orders
 
 
@@ -137,7 +140,7 @@ def test_field_errors_are_kept_for_the_operator(api, fake, charge_method):
 
     order = buy(api).json()
 
-    assert "coupon: Coupon not found." in order["error_message"]
+    assert "coupon: Coupon not found." in stored(order).error_message
 
 
 @pytest.mark.parametrize(
@@ -162,7 +165,7 @@ def test_unknown_product_is_refused(api, fake, charge_method):
     order = buy(api, "mug").json()
 
     assert (order["status"], order["error_code"]) == ("failed", "not_found")
-    assert "Product not found by merchant and code" in order["error_message"]
+    assert "Product not found by merchant and code" in stored(order).error_message
 
 
 @pytest.mark.parametrize("action", ["renew", "upgrade", "downgrade"])

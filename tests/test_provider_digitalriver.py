@@ -13,7 +13,7 @@ from django_oneclick.providers.digitalriver import DigitalRiverProvider
 from django_oneclick.testing import digitalriver as dr
 from django_oneclick.testing.digitalriver import DigitalRiverFake
 from tests.conftest import add_method
-from tests.providers_helpers import assert_nothing_leaked, buy, point_provider_at, read
+from tests.providers_helpers import assert_nothing_leaked, buy, point_provider_at, read, stored
 
 PRODUCT = "5321623900"  # the "book" offer's Digital River product id (tests/shop/offers.py)
 SHOPPER = "shop-customer-1"
@@ -89,7 +89,7 @@ def test_wrong_api_credentials_fail_before_any_purchase(api, fake, shopper_metho
     order = buy(api).json()
 
     assert (order["status"], order["error_code"]) == ("failed", "authentication_failed")
-    assert "invalid_client" in order["error_message"]
+    assert "invalid_client" in stored(order).error_message
     assert not fake.purchase_requests()
 
 
@@ -119,7 +119,9 @@ def test_documented_errors_map_onto_order_states(api, fake, shopper_method, erro
     order = buy(api).json()
 
     assert (order["status"], order["error_code"]) == EXPECTED[error]
-    assert dr.ERRORS[error][1]["errors"]["error"][0]["description"] in order["error_message"]
+    description = dr.ERRORS[error][1]["errors"]["error"][0]["description"]
+    assert description in stored(order).error_message
+    assert description not in order["customer_message"]
     assert not fake.orders
 
 
@@ -128,8 +130,8 @@ def test_decline_keeps_the_declined_message_for_the_operator(api, fake, shopper_
 
     order = buy(api).json()
 
-    assert "declined/fraud_block" in order["error_message"]
-    assert "code 7011" in order["error_message"]
+    assert "declined/fraud_block" in stored(order).error_message
+    assert "code 7011" in stored(order).error_message
 
 
 @pytest.mark.parametrize(
@@ -263,7 +265,8 @@ def test_an_order_known_by_id_is_followed_by_its_state(api, fake, shopper_method
     placed = OneClickOrder.objects.get(public_id=order["id"])
     OneClickOrder.objects.filter(pk=placed.pk).update(status="unknown")
     found = read(api, order["id"])
-    assert (found["status"], found["progress"]) == ("processing", "Charge Pending")
+    assert (found["status"], found["progress"]) == ("processing", "Authorising the payment")
+    assert stored(found).progress == "Charge Pending"
 
     fake.orders[found["provider_order_id"]]["orderState"] = final_state
     settled = read(api, order["id"])

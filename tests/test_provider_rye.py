@@ -108,7 +108,12 @@ def test_purchase_sends_the_documented_body_and_ends_processing(api, customer, r
     assert response.status_code == 201, response.content
     data = response.json()
     intent_id = next(iter(rye.intents))
-    assert (data["status"], data["progress"]) == ("processing", "retrieving_offer")
+    assert (data["status"], data["progress"], data["progress_step"]) == (
+        "processing",
+        "Confirming the price",
+        "confirming_price",
+    )
+    assert OneClickOrder.objects.get().progress == "retrieving_offer"  # Rye's state, for the operator
     assert data["provider_order_id"] == intent_id
     assert data["total"] == "49.98"
     (sent,) = purchases(rye)
@@ -142,7 +147,8 @@ def test_status_reads_follow_the_intent_to_completed(api, customer, rye):
     add_rye_method(customer)
     order_id = buy(api).json()["id"]
     first = api.get(f"{ORDERS}{order_id}/").json()
-    assert (first["status"], first["progress"]) == ("processing", "placing_order")
+    assert (first["status"], first["progress"]) == ("processing", "Placing the order")
+    assert OneClickOrder.objects.get().progress == "placing_order"
     done = api.get(f"{ORDERS}{order_id}/").json()
     intent = next(iter(rye.intents.values()))
     assert (done["status"], done["provider_order_id"], done["is_final"]) == ("completed", intent.order_id, True)
@@ -184,7 +190,10 @@ def test_each_failure_reason_fails_the_order_with_its_message(api, customer, rye
     assert refresh(order_id).status == "processing"
     data = api.get(f"{ORDERS}{order_id}/").json()
     assert (data["status"], data["error_code"]) == ("failed", f"rye_{reason}")
-    assert data["error_message"] == FAILURE_MESSAGES[reason]
+    assert data["customer_message"] == FAILURE_MESSAGES[reason]
+    assert "error_message" not in data
+    # The operator reads Rye's own code and message.
+    assert refresh(order_id).error_message.endswith(f": {reason}: Fake failure: {reason}.")
 
 
 @pytest.mark.django_db
@@ -194,7 +203,8 @@ def test_a_merchant_price_rise_beyond_the_allowance_fails_with_the_total_constra
     order_id = buy(api).json()["id"]
     order = refresh(order_id)
     assert (order.status, order.error_code) == ("failed", "rye_constraint_total_price_exceeded")
-    assert order.error_message == FAILURE_MESSAGES["constraint_total_price_exceeded"]
+    assert order.customer_message == FAILURE_MESSAGES["constraint_total_price_exceeded"]
+    assert "constraint_total_price_exceeded" in order.error_message
 
 
 # --- the cap: what the button showed, shipping and tax included ---------------------------------
@@ -208,9 +218,9 @@ def test_shipping_and_tax_above_the_shown_price_fail_with_a_plain_message(api, c
     assert data["status"] == "processing"
     data = api.get(f"{ORDERS}{data['id']}/").json()
     assert (data["status"], data["error_code"]) == ("failed", "rye_constraint_total_price_exceeded")
-    assert data["error_message"] == FAILURE_MESSAGES["constraint_total_price_exceeded"]
-    assert "more than the price shown" in data["error_message"]
-    assert "nothing was charged" in data["error_message"]
+    assert data["customer_message"] == FAILURE_MESSAGES["constraint_total_price_exceeded"]
+    assert "more than the price shown" in data["customer_message"]
+    assert "nothing was charged" in data["customer_message"]
     (intent,) = rye.intents.values()
     assert intent.render()["offer"]["cost"]["total"]["amountSubunits"] == MERCHANT_TOTAL
 
@@ -354,7 +364,8 @@ def test_a_validation_error_names_the_field_but_never_its_value(api, customer, r
     rye.reject_next(422, field_path="paymentMethod.stripeToken")
     data = buy(api).json()
     assert (data["status"], data["error_code"]) == ("failed", "invalid_request")
-    assert "requestBody.paymentMethod.stripeToken: invalid value" in data["error_message"]
+    assert "requestBody.paymentMethod.stripeToken: invalid value" in OneClickOrder.objects.get().error_message
+    assert "stripeToken" not in data["customer_message"]  # Rye's words are the operator's
     assert TOKEN not in stored_text(data["id"])
 
 

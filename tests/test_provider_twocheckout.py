@@ -259,7 +259,8 @@ def test_wrong_secret_key_fails_authentication(api, fake, reference, configure):
     body = buy(api).json()
 
     assert (body["status"], body["error_code"]) == ("failed", "authentication_failed")
-    assert "AUTHENTICATION_ERROR" in body["error_message"]
+    assert "AUTHENTICATION_ERROR" in OneClickOrder.objects.get().error_message
+    assert "AUTHENTICATION_ERROR" not in body["customer_message"]
     assert operations_sent(fake) == ["login"]
 
 

@@ -165,5 +165,7 @@ def test_the_customer_reads_a_plain_message_and_the_operator_the_providers_detai
     add_method(customer, "declined")
     order = buy(api).json()
     assert order["customer_message"] == "The payment was declined. Please use another payment method."
-    assert order["error_message"] == "Sandbox declined the payment (method 'declined')."
+    assert "error_message" not in order
+    stored = OneClickOrder.objects.get(public_id=order["id"])
+    assert stored.error_message == "Sandbox declined the payment (method 'declined')."
     assert order["error_code"] == "declined"

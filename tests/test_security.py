@@ -248,9 +248,9 @@ def test_error_messages_keep_their_meaning_once_redacted(api, customer, careless
     add_method(customer, "approved")
     data = api.post(ORDERS, {"product": "book"}, format="json", HTTP_IDEMPOTENCY_KEY="k").json()
     assert (data["status"], data["error_code"]) == ("failed", "declined")
-    assert data["error_message"] == "Card [card •••• 1111] refused for key [redacted]"
     purchase = ProviderExchange.objects.get(operation="authenticate").order
-    assert purchase.error_message == data["error_message"]
+    assert purchase.error_message == "Card [card •••• 1111] refused for key [redacted]"
+    assert data["customer_message"] == "The payment was declined. Please use another payment method."
 
 
 # --- the customer's IP address --------------------------------------------------------------

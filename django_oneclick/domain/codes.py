@@ -37,3 +37,7 @@ class AuditOperation(enum.StrEnum):
     SETTLED_BY_OPERATOR = "settled_by_operator"
     LATE_CHARGE = "late_charge"
     LATE_CHARGE_HANDLED = "late_charge_handled"
+    #: An operator placed the order for the customer (the admin's purchase on their behalf, a retry).
+    PLACED_BY_OPERATOR = "placed_by_operator"
+    #: An operator placed this failed order again as a new order (``retry_of`` points back).
+    RETRIED_BY_OPERATOR = "retried_by_operator"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 from django.core.exceptions import NON_FIELD_ERRORS
 
 from django_oneclick.domain.codes import ErrorCode
+from django_oneclick.domain.messages import CORE_MESSAGES, PROVIDER_ERROR, CustomerText
 from django_oneclick.domain.types import Candidate
 
 if TYPE_CHECKING:
@@ -65,11 +66,14 @@ class MethodInUse(Exception):
 
 
 class ProviderError(Exception):
-    """Base of what a provider may raise. ``message`` is for the operator, kept in the order."""
+    """Base of what a provider may raise. ``message`` is for the operator, kept in the order.
+    ``customer_message`` is shown only for a refusal before the order is written (``prepare``,
+    ``register_method``: our own rules, as field errors); on an order, the customer reads the
+    catalogue's words for its ``code`` (:mod:`django_oneclick.domain.messages`), never these."""
 
     # Each subclass's default, which one error may replace (``__init__``): not class variables.
-    code: str = "provider_error"
-    customer_message: str = "The order could not be placed."
+    code: str = PROVIDER_ERROR
+    customer_message: CustomerText = CORE_MESSAGES[PROVIDER_ERROR]
     #: True when the provider certainly did not act on the request, so trying again is safe.
     nothing_charged: ClassVar[bool] = True
 
@@ -78,11 +82,11 @@ class ProviderError(Exception):
         message: str = "",
         *,
         code: str | None = None,
-        customer_message: str | None = None,
+        customer_message: CustomerText | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message or self.customer_message)
-        self.message = message or self.customer_message
+        super().__init__(message or str(self.customer_message))
+        self.message = message or str(self.customer_message)
         if code:
             self.code = code
         if customer_message:
@@ -92,16 +96,17 @@ class ProviderError(Exception):
 
 class PaymentDeclined(ProviderError):
     code = ErrorCode.DECLINED
-    customer_message = "The payment was declined. Please use another payment method."
+    customer_message = CORE_MESSAGES[ErrorCode.DECLINED]
 
 
 class InvalidRequest(ProviderError):
     code = ErrorCode.INVALID_REQUEST
-    customer_message = "The provider refused the order as invalid."
+    customer_message = CORE_MESSAGES[ErrorCode.INVALID_REQUEST]
 
     @classmethod
     def for_customer(cls, message: str) -> InvalidRequest:
-        """A refusal whose message is written for the customer, so it is shown as it is."""
+        """A refusal by our own rules before the order is written, worded for the customer, so it
+        is shown as it is (a field error). Never for what the provider answered."""
         return cls(message, customer_message=message)
 
 
@@ -116,21 +121,21 @@ class NotFound(InvalidRequest):
 
 class AuthenticationFailed(ProviderError):
     code = ErrorCode.AUTHENTICATION_FAILED
-    customer_message = "The shop could not reach its payment provider. Please try again later."
+    customer_message = CORE_MESSAGES[ErrorCode.AUTHENTICATION_FAILED]
 
 
 class ProviderUnavailable(ProviderError):
     """The provider could not be reached or asked us to come back: nothing was done."""
 
     code = ErrorCode.PROVIDER_UNAVAILABLE
-    customer_message = "The payment provider is unavailable. Nothing was charged; try again."
+    customer_message = CORE_MESSAGES[ErrorCode.PROVIDER_UNAVAILABLE]
 
 
 class OutcomeUnknown(ProviderError):
     """The request may have been acted upon (e.g. a timeout after sending): never resend it."""
 
     code = ErrorCode.OUTCOME_UNKNOWN
-    customer_message = "We are confirming your order with the payment provider."
+    customer_message = CORE_MESSAGES[ErrorCode.OUTCOME_UNKNOWN]
     nothing_charged = False
 
 
@@ -138,7 +143,7 @@ class OrderNotFound(ProviderError):
     """On a status fetch: the provider states it has no such order, so none was placed."""
 
     code = ErrorCode.NOT_PLACED
-    customer_message = "The order was not placed. Nothing was charged."
+    customer_message = CORE_MESSAGES[ErrorCode.NOT_PLACED]
 
 
 def failure_after_sending(
@@ -173,4 +178,4 @@ class MethodNotSupported(ProviderError):
     """This provider does not let customers register a payment method through the API."""
 
     code = ErrorCode.METHOD_NOT_SUPPORTED
-    customer_message = "This payment method cannot be added here."
+    customer_message = CORE_MESSAGES[ErrorCode.METHOD_NOT_SUPPORTED]

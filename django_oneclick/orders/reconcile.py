@@ -13,14 +13,27 @@ from django.utils import timezone
 
 from django_oneclick.conf import oneclick_settings
 from django_oneclick.domain.codes import AuditOperation, ErrorCode
-from django_oneclick.domain.errors import InvalidTransition, OrderNotFound, OrderNotIdentified, OutcomeUnknown, ProviderError
+from django_oneclick.domain.errors import (
+    InvalidTransition,
+    OrderNotFound,
+    OrderNotIdentified,
+    OutcomeUnknown,
+    ProviderError,
+)
 from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.domain.types import SavedMethod, StatusRequest
 from django_oneclick.models import OneClickOrder, ProviderExchange
 from django_oneclick.orders.exchange_log import OrderExchangeLog
 from django_oneclick.orders.methods import saved_method
 from django_oneclick.orders.placing import is_stale
-from django_oneclick.orders.transitions import apply_result, error_fields, mark_interrupted, redacted, transition
+from django_oneclick.orders.transitions import (
+    apply_result,
+    customer_words,
+    error_fields,
+    mark_interrupted,
+    redacted,
+    transition,
+)
 from django_oneclick.providers.registry import configured_names, get_provider
 
 logger = logging.getLogger("django_oneclick")
@@ -162,7 +175,7 @@ def settle_manually(
         fields.update(
             error_code=ErrorCode.SETTLED_BY_OPERATOR,
             error_message=note,
-            customer_message="The order could not be placed. Nothing was charged.",
+            customer_message=customer_words(order, ErrorCode.SETTLED_BY_OPERATOR, S.FAILED),
         )
     settled = transition(order, status, **fields)
     ProviderExchange.objects.create(

@@ -15,6 +15,7 @@ from django_oneclick.domain.errors import InvalidTransition, OutcomeUnknown, Pro
 from django_oneclick.domain.states import TRANSITIONS, S
 from django_oneclick.domain.types import ProviderResult, ProviderStatus
 from django_oneclick.models import OneClickOrder, ProviderExchange
+from django_oneclick.orders.customer import message_for
 from django_oneclick.providers.registry import configured_names, get_provider
 from django_oneclick.redaction import mask_card_numbers
 
@@ -75,8 +76,12 @@ def apply_result(order: OneClickOrder, result: ProviderResult) -> None:
         fields["error_code"] = fields["error_message"] = fields["customer_message"] = ""
         fields["candidates"] = []
     if result.status == ProviderStatus.FAILED:
-        message = redacted(order, result.error_message)
-        fields.update(error_code=result.error_code or ErrorCode.FAILED, error_message=message, customer_message=message)
+        code = result.error_code or ErrorCode.FAILED
+        fields.update(
+            error_code=code,
+            error_message=redacted(order, result.error_message),
+            customer_message=customer_words(order, code, S.FAILED),
+        )
     settle(order, str(result.status), **fields)
 
 
@@ -86,12 +91,22 @@ def apply_error(order: OneClickOrder, error: ProviderError) -> None:
 
 def error_fields(order: OneClickOrder, error: ProviderError) -> dict[str, str]:
     """The operator's detail (redacted: providers echo what they were sent) and the customer's
-    plain message, kept apart so that a customer never reads a provider's internals."""
+    words from the catalogue for the error's code, kept apart so that a customer never reads a
+    provider's internals."""
+    status = S.FAILED if error.nothing_charged else S.UNKNOWN
     return {
         "error_code": error.code,
         "error_message": redacted(order, error.message),
-        "customer_message": error.customer_message,
+        "customer_message": customer_words(order, error.code, status),
     }
+
+
+def customer_words(order: OneClickOrder, code: str, status: str) -> str:
+    """What the order keeps as its ``customer_message``: the catalogue's words for ``code``
+    (else for ``status``), never a provider's text. The customer's surfaces read the catalogue
+    again when they show an order (:func:`~django_oneclick.orders.customer.customer_view`), in
+    the reader's language; this copy is what the operator sees the customer was told."""
+    return str(message_for(order.provider, code, status))
 
 
 def mark_interrupted(order: OneClickOrder) -> None:
@@ -128,7 +143,7 @@ def _hold_for_operator(order: OneClickOrder, taken: ProviderOrderTaken) -> None:
             S.UNKNOWN,
             error_code=ErrorCode.PROVIDER_ORDER_TAKEN,
             error_message=message,
-            customer_message=OutcomeUnknown.customer_message,
+            customer_message=customer_words(order, ErrorCode.PROVIDER_ORDER_TAKEN, S.UNKNOWN),
         )
     elif order.status == S.FAILED:
         flag_late_charge(order, "", message)
@@ -172,7 +187,7 @@ def flag_late_charge(order: OneClickOrder, provider_order_id: str, detail: str) 
 
 def redacted(order: OneClickOrder, message: str) -> str:
     """A provider's message without its secrets or card numbers: providers echo them in errors,
-    and these messages are stored on the order, logged and shown to the customer. An order of a
+    and these messages are stored on the order, logged and shown to the operator. An order of a
     provider no longer configured still gets its card numbers masked."""
     if order.provider not in configured_names():
         return mask_card_numbers(message)

@@ -28,7 +28,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+from django.utils.translation import gettext_lazy as _
 
+from django_oneclick.domain.codes import ErrorCode
+from django_oneclick.domain.messages import CORE_MESSAGES
 from django_oneclick.providers.base import (
     AuthenticationFailed,
     CachedCredential,
@@ -39,6 +42,7 @@ from django_oneclick.providers.base import (
     OrderNotFound,
     OutcomeUnknown,
     PaymentDeclined,
+    ProgressStep,
     ProviderError,
     ProviderResult,
     ProviderStatus,
@@ -61,6 +65,18 @@ ORDER_STATES = {
     "Source Pending Redirect": ProviderStatus.PROCESSING,
     "Charge Pending": ProviderStatus.PROCESSING,
 }
+#: Every ``orderState`` -> the step the customer is shown.
+ORDER_STATE_STEPS: dict[str, ProgressStep] = {
+    "Open": ProgressStep.PLACING_ORDER,
+    "In Process": ProgressStep.PLACING_ORDER,
+    "In Review": ProgressStep.WAITING_FOR_PROVIDER,
+    "Source Pending Funds": ProgressStep.AUTHORISING_PAYMENT,
+    "Source Pending Redirect": ProgressStep.AWAITING_CONFIRMATION,
+    "Charge Pending": ProgressStep.AUTHORISING_PAYMENT,
+    **{state: ProgressStep.FINISHING for state, status in ORDER_STATES.items() if status != ProviderStatus.PROCESSING},
+}
+#: The shop's own set-up refused (a route or request Digital River will not take): nothing was ordered.
+_SETUP_REFUSED = _("The shop could not place this order with its payment provider. Nothing was charged.")
 #: Error codes meaning the shopper's payment, not the request, was refused.
 _DECLINE_CODES = frozenset({"declined", "apply-payment-failure"})
 #: How many orders of the history one status fetch reads.
@@ -122,6 +138,20 @@ class DigitalRiverProvider(HttpProvider):
     sensitive_keys = ("access_token", "refresh_token")
     # A token, the purchase, and once more both after a 401.
     calls_per_purchase = 4
+    #: Digital River's documented error codes an order keeps (``declined`` and the 401/403 and
+    #: ``*-already-exists`` answers map onto the core's codes), and our ``cancelled``.
+    customer_messages = {
+        "cancelled": _("The payment provider cancelled the order."),
+        "apply-shopper-failure": _(
+            "Your saved billing details could not be used. Please check your address and payment method."
+        ),
+        "invalid-request": CORE_MESSAGES[ErrorCode.INVALID_REQUEST],
+        "resource-not-found": _("This product cannot be bought from the payment provider. Nothing was charged."),
+        "method-not-allowed": _SETUP_REFUSED,
+        "precondition-failed": _SETUP_REFUSED,
+        "payload-too-large": _SETUP_REFUSED,
+    }
+    progress_steps = ORDER_STATE_STEPS
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
         super().__init__(name, options)

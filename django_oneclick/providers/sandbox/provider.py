@@ -67,7 +67,7 @@ class SandboxProvider(HttpProvider):
     #: and translatable, never the provider's text (``failure.message`` is the operator's). A provider
     #: reporting steps maps its raw states in ``progress_steps`` too; the sandbox reports none.
     customer_messages = {
-        "action_declined": _("The payment was not confirmed, so the order was not placed. Nothing was charged."),
+        "action_declined": _("You did not confirm the payment. Nothing was charged."),
     }
 
     def transport(self) -> httpx.BaseTransport:

@@ -36,7 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.checks import CheckMessage
 from django.core.checks import Error as CheckError
+from django.utils.translation import gettext_lazy as _
 
+from django_oneclick.domain.codes import ErrorCode
+from django_oneclick.domain.messages import CORE_MESSAGES
 from django_oneclick.providers.base import (
     AuthenticationFailed,
     CachedCredential,
@@ -72,7 +75,7 @@ MAX_QUANTITY = 99999
 #: ``isValidOrderReference`` and ``getOrder`` each a login (none yet, or too old), the call, and
 #: after a session fault a login and the call again; for ``placeOrder`` a login and the call.
 REQUESTS_PER_PURCHASE = 1 + 4 + 4 + 2
-METHOD_UNUSABLE = "This saved payment method can no longer be used. Please choose another one."
+METHOD_UNUSABLE = _("This saved payment method can no longer be used. Please choose another one.")
 
 #: Documented codes of faults for an order 2Checkout refused (any other ``ORDER_*`` code too).
 FAULTS: dict[str, str] = {
@@ -98,6 +101,23 @@ def previous_order_method(ref_no: str, billing_email: str) -> MethodDetails:
         brand="2Checkout",
         data={"email": billing_email},
     )
+
+
+#: The codes an order may keep beyond the core's -> what the customer is told.
+CUSTOMER_MESSAGES = {
+    "products_empty": _("The payment provider refused the order: it holds no product. Nothing was charged."),
+    "product_code_invalid": _("This product cannot be bought from the payment provider. Nothing was charged."),
+    "quantity_invalid": _("The payment provider refused this quantity. Nothing was charged."),
+    "reference_invalid": METHOD_UNUSABLE,
+    "reference_not_eligible": METHOD_UNUSABLE,
+    "email_mismatch": METHOD_UNUSABLE,
+    "session_expired": CORE_MESSAGES[ErrorCode.AUTHENTICATION_FAILED],
+    # An order's Status or ApproveStatus at 2Checkout, lowercased (``rejected``: by its anti-fraud check).
+    "canceled": _("The payment provider cancelled the order."),
+    "reversed": _("The payment provider reversed the payment, so the order was cancelled."),
+    "refund": _("The payment provider refunded the payment, so the order was cancelled."),
+    "rejected": _("The payment provider did not approve the payment. Please use another payment method."),
+}
 
 
 class _SessionExpired(AuthenticationFailed):
@@ -127,6 +147,7 @@ class TwoCheckoutProvider(SoapProvider):
     options_class = TwoCheckoutOptions
     options: TwoCheckoutOptions
     sensitive_keys = ("hash", "sessionID")
+    customer_messages = CUSTOMER_MESSAGES
     calls_per_purchase = REQUESTS_PER_PURCHASE
     parameters = {
         "login": ("merchantCode", "date", "hash", "algo"),
