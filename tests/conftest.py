@@ -6,7 +6,7 @@ from django_oneclick.models import PaymentMethod
 from django_oneclick.providers import registry
 from tests.postgres import PostgresUnavailable, TestPostgres
 
-pytest_plugins = ["tests.chromium"]
+pytest_plugins = ["tests.chromium", "tests.run_summaries"]
 
 
 @pytest.fixture(scope="session")

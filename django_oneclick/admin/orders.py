@@ -1,5 +1,7 @@
-"""Orders: read-only accounting records with their exchange log; refresh, retry, and the operator's
-pages (settle by hand, acknowledge a late charge, see :mod:`django_oneclick.admin.operator`)."""
+"""Orders: read-only accounting records with their exchange log; refresh, and the operator's pages
+and actions: settle by hand, acknowledge a late charge (:mod:`~django_oneclick.admin.operator`),
+retry a failed order (:mod:`~django_oneclick.admin.retry`), buy on a customer's behalf
+(:mod:`~django_oneclick.admin.on_behalf`)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,17 @@ from django.contrib.admin.utils import unquote
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 
 from django_oneclick.admin.forms import candidate_rows
-from django_oneclick.admin.operator import OperatorPages
-from django_oneclick.domain.errors import IdempotencyConflict, InvalidTransition, OrderRequestInvalid
-from django_oneclick.domain.states import UNSETTLED, S
-from django_oneclick.models import OneClickOrder, OrderStatus, ProviderExchange
-from django_oneclick.orders import refresh_order, retry_order
+from django_oneclick.admin.on_behalf import OnBehalfPages
+from django_oneclick.admin.retry import short_id
+from django_oneclick.admin.search import order_search
+from django_oneclick.domain.states import UNSETTLED
+from django_oneclick.models import OneClickOrder, OneClickOverview, OrderStatus, ProviderExchange
+from django_oneclick.orders import refresh_order
 
 #: Shown first on an order's page: where it stands and what an operator may have to do about it.
 WHERE_IT_STANDS = [
@@ -46,9 +50,9 @@ class ProviderExchangeInline(admin.TabularInline):
 
 
 @admin.register(OneClickOrder)
-class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
+class OneClickOrderAdmin(OnBehalfPages, admin.ModelAdmin):
     list_display = [
-        "public_id",
+        "short_id_display",
         "created_at",
         "owner",
         "product_title",
@@ -57,10 +61,17 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
         "status_badge",
         "late_charge",
         "candidates_count",
-        "provider_order_id",
+        "provider_order_display",
     ]
+    #: The short id is text to copy (one click selects it); the date opens the order.
+    list_display_links = ["created_at"]
     list_filter = ["status", "late_charge", "provider", "currency", "created_at"]
-    search_fields = ["provider_order_id", "owner__email", "owner__username", "=public_id", "product_reference"]
+    #: What :func:`~django_oneclick.admin.search.order_search` searches (``get_search_results``).
+    search_fields = ["public_id", "provider_order_id", "owner__email", "owner__username"]
+    search_help_text = (
+        "An order id or its first 8 characters, the provider's order id, the customer's email address or "
+        "username (or how it starts)."
+    )
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
     inlines = [ProviderExchangeInline]
@@ -70,7 +81,15 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
     @method_decorator(transaction.non_atomic_requests)
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         """The actions call providers: never inside ATOMIC_REQUESTS (see place_order)."""
-        return super().changelist_view(request, extra_context)
+        links = {}
+        overview = self.admin_site._registry.get(OneClickOverview)
+        if overview is not None and overview.has_view_permission(request):
+            links["oneclick_overview_url"] = reverse(
+                f"{self.admin_site.name}:django_oneclick_oneclickoverview_changelist", current_app=self.admin_site.name
+            )
+        if self.has_change_permission(request):
+            links["oneclick_buy_url"] = self.buy_url()
+        return super().changelist_view(request, {**links, **(extra_context or {})})
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
@@ -105,15 +124,37 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
         # Orders are accounting records.
         return False
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[OneClickOrder], search_term: str
+    ) -> tuple[QuerySet[OneClickOrder], bool]:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(order_search(search_term)), False
+
+    @admin.display(description="Order", ordering="public_id")
+    def short_id_display(self, obj: OneClickOrder) -> str:
+        return format_html('<code class="oneclick-id" title="{}">{}</code>', obj.public_id, short_id(obj))
+
+    @admin.display(description="Provider order id", ordering="provider_order_id")
+    def provider_order_display(self, obj: OneClickOrder) -> str:
+        if not obj.provider_order_id:
+            return "-"
+        return format_html('<code class="oneclick-id">{}</code>', obj.provider_order_id)
+
     @admin.display(description="Total", ordering="total")
     def total_display(self, obj: OneClickOrder) -> str:
         return f"{obj.total} {obj.currency}"
 
+    class Media:
+        # The status colours: a stylesheet, never an inline style (a strict CSP refuses those).
+        css = {"all": ["django_oneclick/admin.css"]}
+
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: OneClickOrder) -> str:
-        colours: dict[str, str] = {S.COMPLETED: "#2e7d32", S.FAILED: "#c62828", S.UNKNOWN: "#ef6c00"}
         return format_html(
-            '<strong style="color:{}">{}</strong>', colours.get(obj.status, "#555"), obj.get_status_display()
+            '<strong class="oneclick-admin-status oneclick-admin-status-{}">{}</strong>',
+            obj.status,
+            obj.get_status_display(),
         )
 
     @admin.display(description="Candidates")
@@ -137,30 +178,18 @@ class OneClickOrderAdmin(OperatorPages, admin.ModelAdmin):
 
     @admin.action(description="Refresh status from the provider")
     def refresh_status(self, request: HttpRequest, queryset: QuerySet[OneClickOrder]) -> None:
-        changed = 0
+        """Asks, never sends again; says how many settled, and warns of those still unsettled."""
+        asked, changed, unsettled = 0, 0, 0
         for order in queryset.select_related("payment_method", "owner"):
             before = order.status
             refresh_order(order)
+            asked += 1
             changed += order.status != before
-        self.message_user(request, f"Asked the provider about {queryset.count()} order(s); {changed} changed status.")
-
-    @admin.action(description="Retry failed orders as new orders", permissions=["change"])
-    def retry_as_new_order(self, request: HttpRequest, queryset: QuerySet[OneClickOrder]) -> None:
-        for order in queryset.select_related("owner"):
-            try:
-                placed = retry_order(order)
-            except InvalidTransition as exc:
-                self.message_user(request, f"{order.public_id}: {exc}", messages.WARNING)
-            except OrderRequestInvalid as exc:
-                problems = "; ".join(m for msgs in exc.errors.values() for m in msgs)
-                self.message_user(request, f"{order.public_id}: {problems}", messages.ERROR)
-            except IdempotencyConflict as exc:
-                self.message_user(request, f"{order.public_id}: {exc}", messages.WARNING)
-            else:
-                verb = "placed" if placed.created else "was already placed"
-                self.message_user(
-                    request, f"Retry of {order.public_id} {verb} as {placed.order.public_id} ({placed.order.status})."
-                )
+            unsettled += order.status in UNSETTLED
+        message = f"Asked the provider about {asked} order(s); {changed} changed status."
+        if unsettled:
+            message += f" {unsettled} still unsettled: check them at the provider or settle them by hand."
+        self.message_user(request, message, messages.WARNING if unsettled else messages.SUCCESS)
 
     @admin.action(description="Settle one order by hand (checked at the provider)…", permissions=["change"])
     def settle_by_hand(self, request: HttpRequest, queryset: QuerySet[OneClickOrder]) -> HttpResponse | None:
