@@ -137,6 +137,14 @@ ONECLICK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django_oneclick": {"handlers": ["console"], "level": env.str("ONECLICK_LOG_LEVEL", default="INFO")}},
+    # Card numbers a customer typed anywhere are masked in every log line (django_oneclick.log).
+    "filters": {"no_card_numbers": {"()": "django_oneclick.log.CardNumberFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_card_numbers"]}},
+    "loggers": {
+        "django_oneclick": {
+            "handlers": ["console"],
+            "level": env.str("ONECLICK_LOG_LEVEL", default="INFO"),
+            "propagate": False,
+        }
+    },
 }

@@ -55,7 +55,7 @@ def card_details(data: Mapping[str, Any]) -> MethodDetails:
     try:
         month, year = int(data.get("exp_month", "")), int(data.get("exp_year", ""))
         expires = _last_day_of(year, month)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int() of an infinite float
         raise InvalidRequest.for_customer("Give the expiry as a month (1-12) and a four-digit year.") from exc
     today = timezone.localdate()
     if not today.year - 1 <= year <= today.year + 20:
