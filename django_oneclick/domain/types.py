@@ -41,6 +41,15 @@ class Buyer:
     country: str
     address2: str = ""
 
+    def wire(self, names: Mapping[str, str]) -> dict[str, str]:
+        """The buyer in a provider's words: ``names`` maps each field to the provider's key; an
+        empty optional field (``address2``) is left out."""
+        return {
+            key: getattr(self, field)
+            for field, key in names.items()
+            if getattr(self, field) or field in BUYER_REQUIRED
+        }
+
 
 #: Buyer fields every shipping provider needs.
 BUYER_REQUIRED = ("first_name", "last_name", "email", "phone", "address1", "city", "province", "postal_code", "country")

@@ -195,7 +195,7 @@ class RyeProvider(HttpProvider):
         if problems or buyer is None:
             raise InvalidRequest.for_customer(" ".join(problems))
         body: dict[str, Any] = {
-            "buyer": buyer_body(buyer),
+            "buyer": buyer.wire(BUYER_KEYS),
             "productUrl": request.product_id,
             "quantity": request.quantity,
             "paymentMethod": payment_method,
@@ -360,21 +360,19 @@ def rye_buyer_problems(buyer: Buyer | None) -> list[str]:
     return problems
 
 
-def buyer_body(buyer: Buyer) -> dict[str, str]:
-    body = {
-        "firstName": buyer.first_name,
-        "lastName": buyer.last_name,
-        "email": buyer.email,
-        "phone": buyer.phone,
-        "address1": buyer.address1,
-        "city": buyer.city,
-        "province": buyer.province,
-        "postalCode": buyer.postal_code,
-        "country": buyer.country,
-    }
-    if buyer.address2:
-        body["address2"] = buyer.address2
-    return body
+#: Our buyer's fields -> Rye's buyer keys.
+BUYER_KEYS = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "email": "email",
+    "phone": "phone",
+    "address1": "address1",
+    "address2": "address2",
+    "city": "city",
+    "province": "province",
+    "postal_code": "postalCode",
+    "country": "country",
+}
 
 
 def payment_method_body(reference: str, data: Mapping[str, Any]) -> tuple[dict[str, Any], str]:

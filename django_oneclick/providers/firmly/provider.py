@@ -30,7 +30,6 @@ from django_oneclick.domain.codes import ErrorCode
 from django_oneclick.domain.messages import CORE_MESSAGES
 from django_oneclick.providers.base import (
     AuthenticationFailed,
-    Buyer,
     CachedCredential,
     Exchange,
     ExchangeLog,
@@ -272,7 +271,7 @@ class FirmlyProvider(HttpProvider):
     # -- plumbing
 
     def _order_body(self, request: PurchaseRequest) -> dict[str, Any]:
-        address = _address(request.buyer) if request.buyer else {}
+        address = request.buyer.wire(ADDRESS_KEYS) if request.buyer else {}
         return {
             "items": [{"variant_id": request.product_id, "quantity": request.quantity}],
             "shipping_info": address,
@@ -353,18 +352,16 @@ class FirmlyProvider(HttpProvider):
             self.public_key(log, refresh=True)
 
 
-def _address(buyer: Buyer) -> dict[str, str]:
-    address = {
-        "first_name": buyer.first_name,
-        "last_name": buyer.last_name,
-        "email": buyer.email,
-        "phone": buyer.phone,
-        "address1": buyer.address1,
-        "city": buyer.city,
-        "state_or_province": buyer.province,
-        "postal_code": buyer.postal_code,
-        "country": buyer.country,
-    }
-    if buyer.address2:
-        address["address2"] = buyer.address2
-    return address
+#: Our buyer's fields -> Firmly's address keys.
+ADDRESS_KEYS = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "phone": "phone",
+    "address1": "address1",
+    "address2": "address2",
+    "city": "city",
+    "province": "state_or_province",
+    "postal_code": "postal_code",
+    "country": "country",
+}
