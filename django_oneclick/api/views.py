@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated, Throttled, ValidationError
+from rest_framework.exceptions import NotAuthenticated, NotFound, Throttled, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -21,6 +24,21 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from django_oneclick.api.parsers import BoundedJSONParser
+from django_oneclick.api.schema import (
+    AUTH_RESPONSES,
+    BAD_QUERY,
+    BAD_REQUEST,
+    IDEMPOTENCY_KEY,
+    METHOD_IN_USE,
+    NO_PAGE,
+    NOT_FOUND,
+    RETRY_AFTER,
+    THROTTLED,
+    UNSUPPORTED_MEDIA,
+    OneClickAutoSchema,
+    conflict,
+    operation,
+)
 from django_oneclick.api.serializers import (
     OrderSerializer,
     PaymentMethodSerializer,
@@ -44,10 +62,11 @@ from django_oneclick.orders import (
     remove_method,
     set_default_method,
 )
-from django_oneclick.orders.validation import validate_idempotency_key
+from django_oneclick.orders.validation import MAX_KEY_LENGTH, validate_idempotency_key
 from django_oneclick.throttle import TOO_MANY, TOO_MANY_METHODS, RateLimited, take
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+WHOLE_NUMBER = re.compile("[0-9]+")
 #: What each refusal of the Idempotency-Key rules answers (IETF draft "The Idempotency-Key HTTP Header Field").
 CONFLICT_STATUS: dict[type[IdempotencyConflict], int] = {
     KeyReusedForAnotherRequest: status.HTTP_422_UNPROCESSABLE_ENTITY
@@ -74,9 +93,43 @@ class AtomicRateThrottle(BaseThrottle):
 
 
 class OrderPagination(PageNumberPagination):
+    """``?page=`` and ``?page_size=`` as whole numbers from 1: anything else is refused (an unknown
+    page is a 404, a page size a 400), never silently read as the default."""
+
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+    last_page_strings = ()
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        number = request.query_params.get(self.page_query_param) or 1
+        if isinstance(number, str) and not WHOLE_NUMBER.fullmatch(number):
+            raise NotFound(self.invalid_page_message.format(page_number=number, message="Not a whole number."))
+        return number
+
+    def get_page_size(self, request: Request) -> int:
+        size = request.query_params.get(self.page_size_query_param)
+        if size is None:
+            return self.page_size
+        digits = size.lstrip("0") if WHOLE_NUMBER.fullmatch(size) else ""
+        if not digits:
+            raise ValidationError(
+                {self.page_size_query_param: [f"Send a whole number from 1 to {self.max_page_size}."]}
+            )
+        if len(digits) > len(str(self.max_page_size)):  # larger (and int() refuses thousands of digits)
+            return self.max_page_size
+        return min(int(digits), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Orders per page, {self.page_size} by default; more than {self.max_page_size} "
+                    f"are sent as {self.max_page_size}."
+                )
+        return parameters
 
 
 def invalid(exc: OrderRequestInvalid) -> ValidationError:
@@ -86,10 +139,15 @@ def invalid(exc: OrderRequestInvalid) -> ValidationError:
 
 
 def idempotency_key(request: Request) -> str:
+    """The header's key, by the core's rules; and ASCII, as an HTTP field value should be (the IETF
+    draft makes the key a Structured Field string, printable ASCII), and as the schema says."""
     try:
-        return validate_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER, ""))
+        key = validate_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER, ""))
     except OrderRequestInvalid as exc:
         raise invalid(exc) from exc
+    if not key.isascii():
+        raise ValidationError({IDEMPOTENCY_HEADER: [f"Use at most {MAX_KEY_LENGTH} printable ASCII characters."]})
+    return key
 
 
 if TYPE_CHECKING:
@@ -124,18 +182,63 @@ class SessionAuthenticationByDefault(_APIViewBase):
 
 # Never inside ATOMIC_REQUESTS: an order is committed before its provider is called.
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
+@extend_schema_view(
+    list=operation(
+        operation_id="list_orders",
+        summary="The customer's orders, newest first",
+        description="Paginated: `?page=` from 1, `?page_size=` (20 by default, at most 100).",
+        responses={200: OrderSerializer(many=True), 400: BAD_QUERY, 404: NO_PAGE, **AUTH_RESPONSES},
+    ),
+    create=operation(
+        operation_id="place_order",
+        summary="Place an order, exactly once per Idempotency-Key",
+        description=(
+            "The price comes from the shop, never from the body. `payment_method` left out charges the "
+            "customer's default method. A refusal by the provider after the order was written is not an "
+            "HTTP error: the order comes back `failed` with its `error_code` and `customer_message`."
+        ),
+        parameters=[IDEMPOTENCY_KEY, RETRY_AFTER],
+        request=PlaceOrderSerializer,
+        examples=[
+            OpenApiExample("The default method", value={"product": "espresso-cup", "quantity": 1}, request_only=True),
+            OpenApiExample("A saved method", value={"product": "field-notes", "payment_method": 2}, request_only=True),
+        ],
+        responses={
+            201: OpenApiResponse(OrderSerializer, description="A new order, as it stood when the provider answered."),
+            200: OpenApiResponse(OrderSerializer, description="The order this key placed (same key, same body)."),
+            400: BAD_REQUEST,
+            **AUTH_RESPONSES,
+            409: conflict("The first request with this key is still being processed: ask again in a moment."),
+            415: UNSUPPORTED_MEDIA,
+            422: conflict("This key was already used for a different request (another body)."),
+            429: THROTTLED,
+        },
+    ),
+    retrieve=operation(
+        operation_id="get_order",
+        summary="One order; reading an unsettled one asks its provider",
+        description="An order that has not settled is looked up with its provider, at most every "
+        "`STATUS_REFRESH_INTERVAL` seconds.",
+        responses={200: OrderSerializer, 404: NOT_FOUND, **AUTH_RESPONSES},
+    ),
+)
 class OrderViewSet(
     SessionAuthenticationByDefault,
     PlainWordsWhenThrottled, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
+    schema = OneClickAutoSchema()
     serializer_class = OrderSerializer
     permission_classes = [IsAuthenticated]
     parser_classes = [BoundedJSONParser]
     pagination_class = OrderPagination
     lookup_field = "public_id"
-    lookup_value_regex = "[0-9a-f-]{36}"
+    lookup_schema_type = OpenApiTypes.UUID
+    # Anything up to the next slash, so that a malformed id is this API's JSON 404, not the site's page.
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> QuerySet[OneClickOrder]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator's look at the view
+            return OneClickOrder.objects.none()
         user = self.request.user
         if not user.is_authenticated:  # IsAuthenticated refuses such a request before this
             raise NotAuthenticated
@@ -179,16 +282,73 @@ class OrderViewSet(
         return Response(OrderSerializer(order).data)
 
 
+@extend_schema_view(
+    list=operation(
+        operation_id="list_payment_methods",
+        summary="The customer's saved methods, the default first",
+        description="Never the provider's reference of a method.",
+        responses={200: PaymentMethodSerializer(many=True), **AUTH_RESPONSES},
+    ),
+    create=operation(
+        operation_id="register_payment_method",
+        summary="Save a method with a provider that takes methods from customers",
+        description="For providers that accept methods from customers (the sandbox, Firmly's card form); "
+        "others answer 400. A customer's first method becomes the default.",
+        parameters=[RETRY_AFTER],
+        request=RegisterMethodSerializer,
+        examples=[
+            OpenApiExample(
+                "A sandbox method", value={"provider": "sandbox", "data": {"reference": "approved"}}, request_only=True
+            )
+        ],
+        responses={
+            201: PaymentMethodSerializer,
+            400: BAD_REQUEST,
+            **AUTH_RESPONSES,
+            415: UNSUPPORTED_MEDIA,
+            429: THROTTLED,
+        },
+    ),
+    retrieve=operation(
+        operation_id="get_payment_method",
+        summary="One saved method",
+        description="Another customer's method is a 404.",
+        responses={200: PaymentMethodSerializer, 404: NOT_FOUND, **AUTH_RESPONSES},
+    ),
+    destroy=operation(
+        operation_id="delete_payment_method",
+        summary="Remove a saved method",
+        description="The newest remaining method becomes the default. A method that pays for an "
+        "unsettled order stays (409).",
+        responses={
+            204: OpenApiResponse(description="Removed."),
+            404: NOT_FOUND,
+            409: METHOD_IN_USE,
+            **AUTH_RESPONSES,
+        },
+    ),
+    make_default=operation(
+        operation_id="make_payment_method_default",
+        summary="Make a saved method the default",
+        description="The method `payment_method` left out charges.",
+        request=None,
+        responses={200: PaymentMethodSerializer, 404: NOT_FOUND, **AUTH_RESPONSES},
+    ),
+)
 class PaymentMethodViewSet(
     SessionAuthenticationByDefault,
     PlainWordsWhenThrottled,
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
+    schema = OneClickAutoSchema()
     serializer_class = PaymentMethodSerializer
     permission_classes = [IsAuthenticated]
     parser_classes = [BoundedJSONParser]
     pagination_class = None
     throttle_message = TOO_MANY_METHODS
+    lookup_schema_type = OpenApiTypes.INT
+    # Anything up to the next slash, so that a malformed id is this API's JSON 404, not the site's page.
+    lookup_value_regex = "[^/]+"
 
     def get_throttles(self) -> list[BaseThrottle]:
         if self.action == "create":
@@ -196,6 +356,8 @@ class PaymentMethodViewSet(
         return super().get_throttles()
 
     def get_queryset(self) -> QuerySet[PaymentMethod]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator's look at the view
+            return PaymentMethod.objects.none()
         user = self.request.user
         if not user.is_authenticated:  # IsAuthenticated refuses such a request before this
             raise NotAuthenticated
