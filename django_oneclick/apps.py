@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class OneClickConfig(AppConfig):
@@ -8,5 +8,12 @@ class OneClickConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Only wires the system checks and the settings-change receiver."""
+        """Wires the system checks and the settings-change receiver, and adds the customer's
+        one-click methods and orders to the user's admin page (after the admin's autodiscovery,
+        which ``django.contrib.admin``, listed before this app, ran in its own ``ready()``)."""
         from django_oneclick import checks, conf  # noqa: F401
+
+        if apps.is_installed("django.contrib.admin"):
+            from django_oneclick.admin.customers import add_customer_view
+
+            add_customer_view()

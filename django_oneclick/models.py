@@ -135,6 +135,11 @@ class OneClickOrder(models.Model):
                 name="oneclick_one_order_per_provider_order",
             ),
         ]
+        indexes = [
+            # The late charges waiting for an operator (the overview's queue, the list's filter): a
+            # handful among all orders, found without reading the others.
+            models.Index(fields=["created_at"], condition=Q(late_charge=True), name="oneclick_late_charges"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.product_title} × {self.quantity} ({self.get_status_display()})"
@@ -165,3 +170,14 @@ class ProviderExchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}.{self.operation}: {self.outcome}"
+
+
+class OneClickOverview(OneClickOrder):
+    """The admin's one-click overview, listed on the admin index: a proxy, with no table and no
+    permissions of its own (staff who may view orders see it)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("overview")
+        verbose_name_plural = _("overview")
+        default_permissions = ()

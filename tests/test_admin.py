@@ -90,15 +90,15 @@ def test_refresh_action_settles_an_async_order(staff_client, api, customer):
 
 @pytest.mark.django_db
 def test_retry_action_places_one_new_order_however_often_it_is_pressed(staff_client, api, customer):
-    method = add_method(customer, "declined")
+    method = add_method(customer, "server_error")
     failed = buy(api, "k1")
-    assert failed.status == "failed"
+    assert (failed.status, failed.error_code) == ("failed", "provider_unavailable")
     method.reference = "approved"
     method.save()
     for _ in range(2):
         staff_client.post(
             "/admin/django_oneclick/oneclickorder/",
-            {"action": "retry_as_new_order", "_selected_action": [failed.pk]},
+            {"action": "retry_as_new_order", "_selected_action": [failed.pk], "confirm": "yes", "reason": "outage"},
         )
     retries = OneClickOrder.objects.exclude(pk=failed.pk)
     assert retries.count() == 1
@@ -177,7 +177,7 @@ def test_the_order_page_shows_the_candidates_of_an_unknown_order(staff_client, w
     assert "2 provider orders may be this one" in page
     assert f'href="{settle_url(with_candidates)}"' in page
     listing = staff_client.get(f"{ORDERS}?status__exact=unknown").content.decode()
-    assert '<td class="field-candidates_count">2</td>' in listing
+    assert '<span class="oneclick-note-flag">2 candidates</span>' in listing
 
 
 @pytest.mark.django_db

@@ -77,7 +77,8 @@ def test_admin_retry_is_committed_before_the_provider_call(atomic_requests, comm
     )
     client.force_login(staff)
     client.post(
-        "/admin/django_oneclick/oneclickorder/", {"action": "retry_as_new_order", "_selected_action": [failed.pk]}
+        "/admin/django_oneclick/oneclickorder/",
+        {"action": "retry_as_new_order", "_selected_action": [failed.pk], "confirm": "yes", "reason": "asked"},
     )
     assert committed_when_called == [True]
     assert OneClickOrder.objects.filter(retry_of=failed, status="completed").count() == 1

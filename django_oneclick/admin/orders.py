@@ -14,10 +14,9 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 
+from django_oneclick.admin.columns import OrderListColumns
 from django_oneclick.admin.forms import candidate_rows
 from django_oneclick.admin.on_behalf import OnBehalfPages
-from django_oneclick.admin.retry import short_id
-from django_oneclick.admin.search import order_search
 from django_oneclick.domain.states import UNSETTLED
 from django_oneclick.models import OneClickOrder, OneClickOverview, OrderStatus, ProviderExchange
 from django_oneclick.orders import refresh_order
@@ -50,23 +49,22 @@ class ProviderExchangeInline(admin.TabularInline):
 
 
 @admin.register(OneClickOrder)
-class OneClickOrderAdmin(OnBehalfPages, admin.ModelAdmin):
+class OneClickOrderAdmin(OrderListColumns, OnBehalfPages, admin.ModelAdmin):
+    #: Fits 1400 pixels: the late charge and the candidates are noted under the status, the
+    #: provider over its order id (see :mod:`~django_oneclick.admin.columns`).
     list_display = [
         "short_id_display",
-        "created_at",
+        "placed",
         "owner",
         "product_title",
         "total_display",
-        "provider",
-        "status_badge",
-        "late_charge",
-        "candidates_count",
+        "status_column",
         "provider_order_display",
     ]
     #: The short id is text to copy (one click selects it); the date opens the order.
-    list_display_links = ["created_at"]
+    list_display_links = ["placed"]
     list_filter = ["status", "late_charge", "provider", "currency", "created_at"]
-    #: What :func:`~django_oneclick.admin.search.order_search` searches (``get_search_results``).
+    #: What :func:`~django_oneclick.admin.search.order_search` searches (``OrderListColumns``).
     search_fields = ["public_id", "provider_order_id", "owner__email", "owner__username"]
     search_help_text = (
         "An order id or its first 8 characters, the provider's order id, the customer's email address or "
@@ -124,23 +122,6 @@ class OneClickOrderAdmin(OnBehalfPages, admin.ModelAdmin):
         # Orders are accounting records.
         return False
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[OneClickOrder], search_term: str
-    ) -> tuple[QuerySet[OneClickOrder], bool]:
-        if not search_term.strip():
-            return queryset, False
-        return queryset.filter(order_search(search_term)), False
-
-    @admin.display(description="Order", ordering="public_id")
-    def short_id_display(self, obj: OneClickOrder) -> str:
-        return format_html('<code class="oneclick-id" title="{}">{}</code>', obj.public_id, short_id(obj))
-
-    @admin.display(description="Provider order id", ordering="provider_order_id")
-    def provider_order_display(self, obj: OneClickOrder) -> str:
-        if not obj.provider_order_id:
-            return "-"
-        return format_html('<code class="oneclick-id">{}</code>', obj.provider_order_id)
-
     @admin.display(description="Total", ordering="total")
     def total_display(self, obj: OneClickOrder) -> str:
         return f"{obj.total} {obj.currency}"
@@ -156,11 +137,6 @@ class OneClickOrderAdmin(OnBehalfPages, admin.ModelAdmin):
             obj.status,
             obj.get_status_display(),
         )
-
-    @admin.display(description="Candidates")
-    def candidates_count(self, obj: OneClickOrder) -> int | None:
-        """How many provider orders may be this one; empty when there are none to decide on."""
-        return len(obj.candidates) if obj.candidates and obj.status in UNSETTLED else None
 
     @admin.display(description="Candidates (provider orders that may be this one)")
     def candidates_table(self, obj: OneClickOrder) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import traceback
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +21,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from django_oneclick.conf import oneclick_settings
+from django_oneclick.domain.codes import AuditOperation
 from django_oneclick.domain.errors import (
     GENERAL,
     InvalidRequest,
-    InvalidTransition,
     KeyReusedForAnotherRequest,
     OrderRequestInvalid,
     OutcomeUnknown,
@@ -32,10 +33,11 @@ from django_oneclick.domain.errors import (
 )
 from django_oneclick.domain.states import UNSETTLED, S
 from django_oneclick.domain.types import PurchaseRequest
-from django_oneclick.models import OneClickOrder, PaymentMethod
+from django_oneclick.models import OneClickOrder, PaymentMethod, ProviderExchange
 from django_oneclick.offers import resolve_buyer, resolve_offer
 from django_oneclick.orders.exchange_log import OrderExchangeLog
 from django_oneclick.orders.methods import choose_method, method_is_usable, saved_method
+from django_oneclick.orders.retrying import RetryRefused, retry_refusal
 from django_oneclick.orders.transitions import apply_error, apply_result, mark_interrupted, redacted
 from django_oneclick.orders.validation import validate_idempotency_key, validate_json, validate_quantity, validate_text
 from django_oneclick.providers.registry import get_provider
@@ -47,6 +49,31 @@ logger = logging.getLogger("django_oneclick")
 class PlacedOrder:
     order: OneClickOrder
     created: bool
+
+
+@dataclass(frozen=True)
+class PlacedBy:
+    """An operator placing an order for the customer (a phone order, a renewal, a retry): who and
+    why, written to the order's exchange log with the order, before the provider is called."""
+
+    operator: str
+    reason: str
+    retry_of: OneClickOrder | None = None
+
+    def audit(self, order: OneClickOrder) -> None:
+        entry: dict[str, Any] = {"operator": self.operator, "reason": self.reason.strip()}
+        note = f"Placed by {self.operator} for the customer: {self.reason.strip()}"
+        if self.retry_of is not None:
+            entry["retry_of"] = str(self.retry_of.public_id)
+            note = f"Placed by {self.operator} as a retry of order {self.retry_of.public_id}: {self.reason.strip()}"
+        ProviderExchange.objects.create(
+            order=order,
+            provider=order.provider,
+            operation=AuditOperation.PLACED_BY_OPERATOR,
+            request=entry,
+            outcome="operator",
+            error=note,
+        )
 
 
 def fingerprint(body: Mapping[str, Any]) -> str:
@@ -83,8 +110,13 @@ def place_order(
     payment_method_id: int | None = None,
     customer_ip: str | None = None,
     options: Mapping[str, Any] | None = None,
+    placed_by: PlacedBy | None = None,
+    retry_of: OneClickOrder | None = None,
 ) -> PlacedOrder:
     """Place a one-click order exactly once per (user, idempotency key).
+
+    ``placed_by``: an operator places it for the customer (audited with the order, before the
+    provider is called); ``retry_of``: the failed order this one places again (:func:`retry_order`).
 
     Call it outside any transaction (the app's views opt out of ``ATOMIC_REQUESTS``): the order
     is committed before the provider is called, so a crash can never lose a charged order.
@@ -94,6 +126,10 @@ def place_order(
     idempotency_key = validate_idempotency_key(idempotency_key)
     validate_text("product", product, max_length=200)
     options = validate_json("options", dict(options or {}))
+    if placed_by is not None:
+        validate_text("reason", placed_by.reason, max_length=2000)
+        if not placed_by.reason.strip():
+            raise OrderRequestInvalid({"reason": ["Say why the order is placed for the customer: it is audited."]})
     body = {"product": product, "quantity": quantity, "payment_method": payment_method_id}
     if options:
         body["options"] = options
@@ -130,15 +166,18 @@ def place_order(
         options=options,
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
+        retry_of=retry_of,
     )
     purchase = _purchase_request(order, method, buyer)
     try:
         provider.prepare(purchase)
     except InvalidRequest as exc:
-        raise OrderRequestInvalid({GENERAL: [exc.customer_message]}) from exc
+        raise OrderRequestInvalid({GENERAL: [str(exc.customer_message)]}) from exc
     try:
         with transaction.atomic():
             order.save()
+            if placed_by is not None:
+                placed_by.audit(order)
     except IntegrityError:
         existing = _replay(user, idempotency_key, request_fingerprint)
         if existing is None:  # not the key: the method was removed meanwhile
@@ -213,26 +252,56 @@ def _refresh_in_background(order: OneClickOrder) -> None:
     transaction.on_commit(lambda: schedule_refresh(order))
 
 
+def retry_order(order: OneClickOrder, *, operator: str = "", reason: str = "") -> PlacedOrder:
+    """Place a failed order again as a new order, where :func:`retry_refusal` allows it. The key is
+    derived from the failed order, so retrying the same order twice gives the same new order, never
+    two. With ``operator`` (and the reason), the retry is audited in both orders' exchange logs.
 
-def retry_order(order: OneClickOrder) -> PlacedOrder:
-    """Place a failed order again as a new order. The key is derived from the failed order,
-    so retrying the same order twice gives the same new order, never two."""
-    if order.status != S.FAILED:
-        raise InvalidTransition("Only a failed order can be retried.")
-    if order.payment_method_id is None:
+    Raises :class:`InvalidTransition` (a :class:`RetryRefused` with the reason) when the order may
+    not be retried, :class:`OrderRequestInvalid` when its payment method was removed."""
+    keys = [_retry_key(order), f"retry-of-{order.public_id}"]  # the latter: retries made by earlier versions
+    earlier = OneClickOrder.objects.filter(owner=order.owner_id, idempotency_key__in=keys).first()
+    if earlier is not None:
+        return PlacedOrder(earlier, created=False)
+    refusal = retry_refusal(order)
+    if order.status == S.FAILED and order.payment_method_id is None:
         # Never charge another method than the one the customer chose.
         raise OrderRequestInvalid({"payment_method": ["The order's payment method was removed."]})
+    if refusal is not None:
+        raise RetryRefused(refusal)
     placed = place_order(
         user=order.owner,
         product=order.product_reference,
         quantity=order.quantity,
-        idempotency_key=f"retry-of-{order.public_id}",
+        idempotency_key=_retry_key(order),
         payment_method_id=order.payment_method_id,
         customer_ip=order.customer_ip,
         options=order.options,
+        placed_by=PlacedBy(operator, reason, retry_of=order) if operator else None,
+        retry_of=order,
     )
-    if placed.created:
-        OneClickOrder.objects.filter(pk=placed.order.pk).update(retry_of=order)
-        placed.order.retry_of = order
+    if placed.created and operator:
+        note = f"Retried by {operator} as order {placed.order.public_id} ({placed.order.status}): {reason.strip()}"
+        ProviderExchange.objects.create(
+            order=order,
+            provider=order.provider,
+            operation=AuditOperation.RETRIED_BY_OPERATOR,
+            request={"operator": operator, "reason": reason.strip(), "retry": str(placed.order.public_id)},
+            outcome="operator",
+            error=note,
+        )
     return placed
 
+
+def _retry_key(order: OneClickOrder) -> str:
+    """Derived from the failed order, without digits: an id's digit groups may pass for a card
+    number (Luhn), which the key's validation refuses."""
+    return f"retry-of-{digit_free(order.public_id)}"
+
+
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def digit_free(value: uuid.UUID) -> str:
+    """A UUID as 32 letters (hex digits 0-9 become g-p): unique, and never a card number."""
+    return value.hex.translate(_NO_DIGITS)
