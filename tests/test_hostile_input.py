@@ -131,3 +131,11 @@ def test_card_data_typed_anywhere_never_reaches_the_database_or_the_logs(api, cu
     assert OneClickOrder.objects.count() == 1  # only the clean purchase
     for text in (stored, caplog.text):
         assert digits not in text and PAN not in text
+
+
+def test_a_uuid_key_is_never_taken_for_a_card_number(api, customer):
+    """Its digit groups can pass the Luhn check (12345678-1234-1234-...): the button's keys are UUIDs."""
+    add_method(customer, "approved")
+    key = "40000566-5566-5556-abcd-0123456789ab"  # 4000 0566 5566 5556 is a test card number
+
+    assert api.post(ORDERS, {"product": "book"}, format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 201
